@@ -1,0 +1,168 @@
+"""``ucexplore check``: is this machine ready for the workshop, and can it reach each server?
+
+For the room: Python and package versions. For each server (``--url`` or the ``UCX_*_URL`` environment
+variables): DNS, TCP reachability, the TLS certificate (issuer, expiry, SHA-256 fingerprint, whether it
+verifies), the SSO status endpoint, and the clock skew against the server's ``Date`` header. Every problem
+is printed with its fix.
+
+Example::
+
+    $ ucexplore check --url https://cucm.example.com:8443 --ca corp-ca.pem
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import importlib.metadata
+import os
+import socket
+import ssl
+import sys
+import time
+from dataclasses import dataclass, field
+from email.utils import parsedate_to_datetime
+from typing import Sequence
+from urllib.parse import urlsplit
+
+__all__ = ["Check", "check_environment", "check_server", "add_parser", "run"]
+
+PACKAGES = ("httpx", "pandas", "xmltodict", "ipywidgets", "jupyterlab", "tqdm", "itables", "matplotlib",
+            "openpyxl", "starlette", "uvicorn", "trustme")
+
+
+@dataclass
+class Check:
+    """One line of the report: what was checked, whether it is fine, and the fix when it is not."""
+
+    target: str
+    name: str
+    ok: bool
+    detail: str
+    fix: str = ""
+
+    def __str__(self) -> str:
+        mark = "ok  " if self.ok else "FAIL"
+        fix = f"\n        → {self.fix}" if (self.fix and not self.ok) else ""
+        return f"[{mark}] {self.target:<28} {self.name:<12} {self.detail}{fix}"
+
+
+def check_environment() -> list[Check]:
+    """Python version and the installed version of each package ucexplore uses."""
+    out = [Check("python", "version", sys.version_info >= (3, 11), sys.version.split()[0],
+                 "install Python 3.11 or newer")]
+    for pkg in PACKAGES:
+        try:
+            out.append(Check("package", pkg, True, importlib.metadata.version(pkg)))
+        except importlib.metadata.PackageNotFoundError:
+            out.append(Check("package", pkg, False, "not installed",
+                             "pip install 'ucexplore[all]' (or run `make run` in the repository)"))
+    return out
+
+
+def _tls_details(host: str, port: int, ca: str | None, timeout: float) -> tuple[list[Check], ssl.SSLContext | None]:
+    target = f"{host}:{port}"
+    checks: list[Check] = []
+    raw = ssl.create_default_context()
+    raw.check_hostname, raw.verify_mode = False, ssl.CERT_NONE  # only to read the certificate for the report
+    with socket.create_connection((host, port), timeout=timeout) as sock, raw.wrap_socket(sock, server_hostname=host) as tls:
+        der = tls.getpeercert(binary_form=True) or b""
+    fingerprint = hashlib.sha256(der).hexdigest()
+    checks.append(Check(target, "fingerprint", True, "SHA-256 " + ":".join(
+        fingerprint[i:i + 2] for i in range(0, 16, 2)) + "…"))
+    ctx = ssl.create_default_context(cafile=ca) if ca else ssl.create_default_context()
+    try:
+        with socket.create_connection((host, port), timeout=timeout) as sock, ctx.wrap_socket(sock, server_hostname=host) as tls:
+            cert = tls.getpeercert() or {}
+        issuer = dict(x[0] for x in cert.get("issuer", ())).get("organizationName") or \
+            dict(x[0] for x in cert.get("issuer", ())).get("commonName", "?")
+        expires = ssl.cert_time_to_seconds(cert["notAfter"]) if "notAfter" in cert else None
+        days = (expires - time.time()) / 86400 if expires else None
+        checks.append(Check(target, "tls", True, f"verifies; issuer {issuer}"))
+        if days is not None:
+            checks.append(Check(target, "cert expiry", days > 14, f"{days:.0f} days left",
+                                "ask the administrator to renew the tomcat certificate"))
+        return checks, ctx
+    except ssl.SSLCertVerificationError as exc:
+        checks.append(Check(target, "tls", False, f"does not verify: {exc.verify_message}",
+                            "get the server's CA certificate (PEM) and pass verify='ca.pem' "
+                            "(CLI: --ca ca.pem); never turn verification off"))
+        return checks, None
+
+
+def check_server(url: str, *, ca: str | None = None, timeout: float = 5.0) -> list[Check]:
+    """DNS, reachability, TLS, SSO status and clock skew for one server base URL."""
+    import httpx
+
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    port = parts.port or (443 if parts.scheme == "https" else 80)
+    target = f"{host}:{port}"
+    out: list[Check] = []
+    try:
+        addrs = sorted({ai[4][0] for ai in socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)})
+        out.append(Check(target, "dns", True, ", ".join(addrs)))
+    except socket.gaierror as exc:
+        return out + [Check(target, "dns", False, str(exc), "check the host name and the VPN / DNS settings")]
+    try:
+        with socket.create_connection((host, port), timeout=timeout):
+            out.append(Check(target, "reachable", True, "TCP connect ok"))
+    except OSError as exc:
+        return out + [Check(target, "reachable", False, str(exc),
+                            "check the port (UDS/SSO 8443, Finesse 8445, Unity 443) and firewalls")]
+    verify: ssl.SSLContext | bool = True
+    if parts.scheme == "https":
+        tls_checks, ctx = _tls_details(host, port, ca, timeout)
+        out += tls_checks
+        if ctx is None:
+            return out
+        verify = ctx
+    try:
+        with httpx.Client(verify=verify, timeout=timeout) as client:
+            resp = client.get(f"{parts.scheme}://{parts.netloc}/ssosp/ws/public/singleSignOn")
+            if resp.status_code == 200 and "enabled" in resp.text:
+                enabled = 'enabled="true"' in resp.text
+                out.append(Check(target, "sso", True, "SSO enabled" if enabled else "SSO disabled (use Basic auth)"))
+            else:
+                out.append(Check(target, "sso", True, f"no UC SSO status endpoint (HTTP {resp.status_code}); "
+                                 "fine for Finesse and Webex"))
+            date = resp.headers.get("date")
+            if date:
+                skew = time.time() - parsedate_to_datetime(date).timestamp()
+                out.append(Check(target, "clock", abs(skew) < 60, f"skew {skew:+.0f} s",
+                                 "fix this machine's clock (NTP): tokens and SAML fail with large skew"))
+    except httpx.HTTPError as exc:
+        out.append(Check(target, "http", False, type(exc).__name__, "the server answered TCP but not HTTP(S)"))
+    return out
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    """Register ``ucexplore check``."""
+    p = sub.add_parser("check", help="check Python, packages and each server (DNS, TLS, SSO, clock)")
+    p.add_argument("--url", action="append", default=[], help="server base URL (repeatable); default: UCX_*_URL")
+    p.add_argument("--ca", default=os.environ.get("UCX_CA_PATH"), help="CA bundle (PEM) to verify TLS with")
+    p.add_argument("--timeout", type=float, default=5.0)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Print every check; return 1 when any failed."""
+    urls = list(args.url) or [v for k, v in sorted(os.environ.items())
+                              if k.startswith("UCX_") and k.endswith("_URL") and v.startswith("http")]
+    results = check_environment()
+    for url in urls:
+        results += check_server(url, ca=args.ca, timeout=args.timeout)
+    for r in results:
+        print(r)
+    failed = [r for r in results if not r.ok]
+    print(f"\n{len(failed)} problem(s)" if failed else "\nall checks passed")
+    if not urls:
+        print("(no servers checked: pass --url or set UCX_CUCM_URL etc.)")
+    return 1 if failed else 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Standalone entry."""
+    parser = argparse.ArgumentParser(prog="ucexplore check")
+    sub = parser.add_subparsers(dest="cmd", required=True)
+    add_parser(sub)
+    return run(parser.parse_args(["check", *(argv or [])]))
