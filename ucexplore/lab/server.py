@@ -108,6 +108,7 @@ class Lab:
         env = {f"UCX_{k.upper()}_URL": v for k, v in self.ctx.urls.items()}
         env.update({
             "UCX_LAB": "1", "UCX_REDIRECT_URI": self.redirect_uri, "UCX_DEMO_USER": self.demo_user[0],
+            "UCX_DEMO_PASSWORD": self.demo_user[1],
             "UCX_DEMO_AGENT_ID": self.demo_agent_id, "UCX_WEBEX_CLIENT_ID": self.webex_client_id,
         })
         if self.ca_path:
