@@ -161,17 +161,19 @@ class Organisation:
         self._by_webex: dict[str, User] = {}
         self._by_email: dict[str, User] = {}
         nf, nl = len(FIRST_NAMES), len(LAST_NAMES)
+        seen: dict[str, int] = {}
         for i in range(users):
             first = FIRST_NAMES[rng.randrange(nf)]
             last = LAST_NAMES[rng.randrange(nl)]
             if i == 0:
                 first, last = "Jun Hao", "Kam"
             base = ascii_fold(first.split()[0])[:1] + ascii_fold(last)
-            name = base
-            n = 1
-            while name in self._by_name:
+            n = seen.get(base, 0)
+            name = base if n == 0 else f"{base}{n + 1}"
+            while name in self._by_name:  # e.g. "jkam2" taken by a base that ends in a digit
                 n += 1
-                name = f"{base}{n}"
+                name = f"{base}{n + 1}"
+            seen[base] = n + 1
             r = rng.random()
             email = None if (r < 0.08 and i) else f"{name}@{SITE_DOMAIN}"
             mobile = None if (rng.random() < 0.3 and i) else f"+1408555{(1000 + i) % 10000:04d}"
