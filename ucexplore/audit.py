@@ -59,7 +59,7 @@ def _mask(s: str) -> str:
 
 
 def _looks_like_token(s: str) -> bool:
-    if re.fullmatch(r"[0-9a-fA-F_-]+", s):  # hex ids, uuids, client ids
+    if re.fullmatch(r"(?:IPY_MODEL_)?[0-9a-fA-F_-]+", s):  # hex ids, uuids, client ids, widget model refs
         return False
     if not (re.search(r"[a-z]", s) and re.search(r"[A-Z]", s) and re.search(r"[0-9]", s)):
         return False

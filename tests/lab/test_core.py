@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import ssl
+
 import httpx
 import pytest
 
@@ -99,6 +101,6 @@ def test_lab_context_redirect_uris():
 def test_https_lab_verifies_with_its_ca_only():
     with start(users=10, https=True, products=("idp",)) as lab:
         assert lab.urls["idp"].startswith("https://127.0.0.1:")
-        assert httpx.get(lab.urls["idp"] + "/health", verify=lab.ca_path).status_code == 200
+        assert httpx.get(lab.urls["idp"] + "/health", verify=ssl.create_default_context(cafile=lab.ca_path)).status_code == 200
         with pytest.raises(httpx.ConnectError):
             httpx.get(lab.urls["idp"] + "/health")

@@ -1,0 +1,550 @@
+"""The sign-in widget and the sessions bar, without a browser or a kernel.
+
+Widgets are built in plain pytest, driven through ``button.click()`` and through ``_handle_msg`` with exactly
+the messages a browser sends, and every message the kernel would send to the browser is recorded (a fake comm).
+After real sign-ins against the lab (scripted person), no token, refresh token, code, pasted text or password
+may appear in any widget's synced state, in the manager state that "save widget state" writes, or in any
+message sent to the front end.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import importlib
+import importlib.util
+import json
+import threading
+import uuid
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+import comm
+import ipywidgets
+import pytest
+
+import ucexplore as ux
+from ucexplore.auth.token import Token
+from ucexplore.errors import NotSignedIn, SSOError
+from ucexplore.widgets import LoginWidget, SessionsBar, login, register_flow, registered_flows, sessions
+login_module = importlib.import_module("ucexplore.widgets.login")  # (the package attribute is the function)
+
+CLASSES = ("ucx-login", "ucx-login-open", "ucx-login-paste", "ucx-login-submit", "ucx-login-signout",
+           "ucx-login-status", "ucx-login-error")
+LOGIN_ATTRS = {"ucx-login": "widget", "ucx-login-open": "_open", "ucx-login-paste": "_paste",
+               "ucx-login-submit": "_submit", "ucx-login-signout": "_signout", "ucx-login-status": "_status",
+               "ucx-login-error": "_errors"}
+CB = "https://app.example.com/cb"
+
+
+# -- helpers ------------------------------------------------------------------------------------------------
+class RecordingComm:
+    """Stands in for the kernel comm: keeps everything the kernel would send to the browser."""
+
+    def __init__(self, sent: list[Any], **kw: Any) -> None:
+        self.comm_id = kw.get("comm_id") or uuid.uuid4().hex
+        self.kernel = object()  # ipywidgets only sends when the comm has a kernel
+        self._sent = sent
+        sent.append(("open", kw.get("data")))
+
+    def open(self, *a: Any, **kw: Any) -> None:
+        pass
+
+    def on_msg(self, callback: Any) -> None:
+        pass
+
+    def on_close(self, callback: Any) -> None:
+        pass
+
+    def send(self, data: Any = None, metadata: Any = None, buffers: Any = None) -> None:
+        self._sent.append(("send", data))
+
+    def close(self, *a: Any, **kw: Any) -> None:
+        self._sent.append(("close", None))
+
+
+@pytest.fixture
+def sent(monkeypatch: pytest.MonkeyPatch) -> list[Any]:
+    """Every message the kernel sends to the front end while the test runs."""
+    messages: list[Any] = []
+    monkeypatch.setattr(comm, "create_comm", lambda *a, **kw: RecordingComm(messages, **kw))
+    return messages
+
+
+def browser_sets(widget: ipywidgets.Widget, **state: Any) -> None:
+    """What the browser sends when a person changes a control."""
+    widget._handle_msg({"content": {"data": {"method": "update", "state": state, "buffer_paths": []}},
+                        "buffers": []})
+
+
+def browser_clicks(button: ipywidgets.Button) -> None:
+    """What the browser sends when a person clicks a button (Button._handle_button_msg)."""
+    button._handle_msg({"content": {"data": {"method": "custom", "content": {"event": "click"}}},
+                        "buffers": []})
+
+
+def cucm_paste(token: str = "MjpkZTkxYjNmYS0wYzU2LTQxMDMtOWQ3YS0xNmNh", state: str | None = None) -> str:
+    return f"{CB}#access_token={token}&token_type=Bearer&expires_in=3600" + (f"&state={state}" if state else "")
+
+
+def all_synced_text(*own: ipywidgets.Widget) -> str:
+    """The manager state ("save widget state") plus each given widget's own state, as one JSON string."""
+    manager = json.dumps(ipywidgets.Widget.get_manager_state(drop_defaults=False))
+    mine = json.dumps([w.get_state() for w in own], default=str)
+    return manager + mine
+
+
+def login_widgets(w: LoginWidget) -> list[ipywidgets.Widget]:
+    return list(w._children)
+
+
+def assert_no_secret(haystacks: dict[str, str], secrets: dict[str, str | None]) -> None:
+    for label, secret in secrets.items():
+        if not secret:
+            continue
+        # a token's first 16 characters too (a truncated display); pasted text is checked whole
+        probes = {secret, secret[:16]} if len(secret) >= 24 and label != "pasted text" else {secret}
+        for where, text in haystacks.items():
+            for probe in probes:
+                assert probe not in text, f"{label} found in {where}"
+
+
+class FakeFlow:
+    """The flow interface the widget relies on, with events under the test's control."""
+
+    product = "cucm"
+    display_name = "CUCM"
+    refreshable = True
+
+    def __init__(self, product: str = "cucm") -> None:
+        self.product = product
+        self.host = f"{product}-{uuid.uuid4().hex[:8]}.test:8443"  # unique: other tests' flows may live on
+        self.on_change: list[Any] = []
+        self._token: Token | None = None
+        self.refresh_count = 0
+        self.attempt = 0
+
+    @property
+    def authorize_url(self) -> str:
+        return f"https://{self.host}/ssosp/oauth/authorize?response_type=token&state=s{self.attempt}"
+
+    @property
+    def token(self) -> Token | None:
+        return self._token
+
+    @property
+    def signed_in(self) -> bool:
+        return self._token is not None and not self._token.expired
+
+    def _emit(self, event: str) -> None:
+        for cb in list(self.on_change):
+            cb(event, self)
+
+    def complete(self, pasted: str) -> Token:
+        if not pasted.startswith("good:"):
+            raise SSOError("that is not the address of the page you landed on",
+                           hint="copy the whole address and paste it again")
+        self._token = Token(pasted[5:], expires_in=3600, refresh_token="rt-" + pasted[5:], issuer=self.product,
+                            user="ada")
+        self.attempt += 1
+        self._emit("signed_in")
+        return self._token
+
+    def refresh(self) -> Token:
+        assert self._token is not None
+        self._token = Token("refreshed-" + uuid.uuid4().hex, expires_in=3600, refresh_token="rt-" + uuid.uuid4().hex,
+                            issuer=self.product, user="ada")
+        self.refresh_count += 1
+        self._emit("refreshed")
+        return self._token
+
+    def sign_out(self) -> None:
+        had = self._token is not None
+        self._token = None
+        self.attempt += 1
+        if had:
+            self._emit("signed_out")
+
+
+@pytest.fixture
+def closing():
+    """Collects LoginWidgets/SessionsBars and closes them after the test (they live in the manager state)."""
+    made: list[Any] = []
+    yield made.append
+    for thing in made:
+        thing.close()
+
+
+# -- structure ---------------------------------------------------------------------------------------------
+def test_public_api_and_exports():
+    import ucexplore.widgets as uw
+
+    assert ux.login is login and ux.sessions is sessions
+    assert {"login", "sessions"} <= set(uw.__all__)
+    for name in uw.__all__:
+        assert getattr(uw, name) is not None
+    if importlib.util.find_spec("ucexplore.widgets.explorer") is None:
+        with pytest.raises(AttributeError, match="Explorer"):
+            uw.explore  # noqa: B018
+    else:
+        assert callable(uw.explore) and "explore" in uw.__all__
+
+
+def test_composition_classes_link_and_password_box(closing):
+    flow = ux.CucmSSO("https://cucm.example.com:8443", redirect_uri=CB)
+    w = login(flow, tick=0)
+    closing(w)
+    assert not isinstance(w, ipywidgets.Widget)  # composition: a plain class holding widgets
+    for cls, attr in LOGIN_ATTRS.items():
+        assert cls in getattr(w, attr)._dom_classes, cls
+    assert isinstance(w._paste, ipywidgets.Password)
+    assert w._paste._model_name == "PasswordModel" and w._paste._view_name == "PasswordView"
+    link = w._open.value
+    assert 'target="_blank"' in link and "noopener" in link and "Open sign-in page" in link
+    assert f'href="{flow.authorize_url.replace("&", "&amp;")}"' in link
+    assert "whole address" in w._help.value
+    assert w.token is None and not w.signed_in and w.error is None
+    assert w.status_text == "Not signed in." and w._signout.disabled
+    bundle = w._repr_mimebundle_()
+    assert bundle["application/vnd.jupyter.widget-view+json"]["model_id"] == w.widget.model_id
+    assert bundle["text/plain"] == repr(w) and "CucmSSO" in repr(w)
+
+
+@pytest.mark.parametrize("product, words", [
+    ("cucm", "whole address"), ("unity", "whole address"), ("finesse", "text the page shows"),
+    ("webex", "one-time code"),
+])
+def test_instruction_per_product(product, words, closing):
+    w = login(FakeFlow(product), tick=0)
+    closing(w)
+    assert words in w._help.value
+
+
+# -- sign-in, errors, sign-out -----------------------------------------------------------------------------
+def test_click_signs_in_empties_box_and_shows_status(closing):
+    flow = ux.CucmSSO("https://cucm.example.com:8443", redirect_uri=CB)
+    w = login(flow, tick=0)
+    closing(w)
+    old_link = w._open.value
+    w._paste.value = ""  # nothing pasted yet: the click explains what to do
+    w._submit.click()
+    assert w.token is None and "Nothing to sign in with" in (w.error or "")
+    assert "Nothing to sign in with" in w._errors.value
+    tok = w.submit(cucm_paste(state=flow.state))
+    assert tok is not None and w.token is tok and w.signed_in and w.error is None and w._errors.value == ""
+    assert w._paste.value == ""
+    assert w.status_text.startswith("Signed in · issuer cucm at cucm.example.com:8443 · expires in ")
+    assert w.status_text.endswith("no refresh token: sign in again when it expires")
+    assert "Signed in" in w._status.value and not w._signout.disabled
+    assert w._open.value != old_link  # a new attempt (new state) after the sign-in
+
+
+def test_bad_paste_shows_error_in_widget_and_nothing_escapes(sent, closing):
+    flow = ux.CucmSSO("https://cucm.example.com:8443", redirect_uri=CB)
+    w = login(flow, tick=0)
+    closing(w)
+    bad = "https://app.example.com/cb#error=access_denied&error_description=User+cancelled"
+    browser_sets(w._paste, value=bad)  # a paste arrives from the browser: read, emptied, tried
+    assert w._paste.value == "" and w.token is None
+    assert w.error and w.error.startswith("SSOError") and "ucx-error" in w._errors.value
+    browser_clicks(w._submit)  # the click that follows keeps the error (the paste was already tried)
+    assert w.error and "SSOError" in w._errors.value
+    for junk in ("<html><body>Sign in</body></html>", "   ", "x" * 5, flow.authorize_url):
+        assert w.submit(junk) is None
+        assert w.error and w.token is None
+    assert w.submit(cucm_paste(state=flow.state)) is not None and w.error is None
+    assert all(bad not in json.dumps(data, default=str) for _kind, data in sent)
+
+
+def test_browser_messages_paste_then_click(sent, closing):
+    flow = ux.CucmSSO("https://cucm.example.com:8443", redirect_uri=CB)
+    w = login(flow, tick=0)
+    closing(w)
+    secret = "MjpkZTkxYjNmYS0wYzU2LTQxMDMtOWQ3YS0xNmNhZTdhOGY0MmI"
+    pasted = cucm_paste(secret, state=flow.state)
+    start = len(sent)
+    browser_sets(w._paste, value=pasted)
+    assert w.token is not None and w.token.access_token == secret and w._paste.value == ""
+    browser_clicks(w._submit)  # no-op: already signed in with that paste
+    assert w.token.access_token == secret and w.error is None
+    # the kernel told the browser to empty the box before anything else, and never echoed the paste back
+    after = [d for kind, d in sent[start:] if kind == "send"]
+    assert after[0] == {"method": "update", "state": {"value": ""}, "buffer_paths": []}
+    assert not any(d.get("method") == "echo_update" for d in after)
+    assert_no_secret({"messages": json.dumps(sent, default=str), "state": all_synced_text(*login_widgets(w)),
+                      "repr": repr(w) + w.status_text},
+                     {"token": secret, "pasted": pasted})
+    browser_clicks(w._signout)
+    assert w.token is None and w.status_text == "Not signed in." and w._signout.disabled
+    assert flow.token is None
+
+
+def test_sign_out_clears_token_and_status(closing):
+    flow = FakeFlow()
+    w = login(flow, tick=0)
+    closing(w)
+    w.submit("good:" + "a" * 30)
+    assert "ada" in w.status_text and "refreshes at" in w.status_text
+    w._signout.click()
+    assert w.token is None and flow.token is None
+    assert w.status_text == "Not signed in." and "ada" not in w._status.value and w._signout.disabled
+    # signing out elsewhere (the sessions bar, code) updates the widget through on_change
+    w.submit("good:" + "b" * 30)
+    flow.sign_out()
+    assert w.status_text == "Not signed in."
+
+
+def test_expired_token_says_sign_in_again(closing):
+    flow = FakeFlow()
+    w = login(flow, tick=0)
+    closing(w)
+    flow._token = Token("an-old-token-0123456789", expires_in=3600, issued_at=0, user="ada", issuer="cucm")
+    flow._emit("refreshed")
+    assert w.status_text.startswith("Session as ada expired, sign in again · issuer cucm")
+    assert "expired at" in w.status_text and "#c0392b" in w._status.value
+
+
+def test_flow_events_update_status_and_repr_has_no_secret(closing):
+    flow = FakeFlow()
+    w = login(flow, tick=0)
+    closing(w)
+    w.submit("good:first-token-0123456789abcdef")
+    before = w.renders
+    new = flow.refresh()
+    assert w.renders > before and w.token is new
+    assert new.access_token not in repr(w) and "first-token" not in repr(w)
+    assert "ada" in repr(w)
+
+
+def test_unexpected_exception_in_flow_is_contained(closing):
+    class Broken(FakeFlow):
+        def complete(self, pasted: str) -> Token:
+            raise RuntimeError(f"boom access_token={pasted}")
+
+    w = login(Broken(), tick=0)
+    closing(w)
+    assert w.submit("good:the-pasted-secret-123456") is None
+    assert w.error and "boom" in w.error and "the-pasted-secret" not in w.error
+    assert "the-pasted-secret" not in w._errors.value
+
+
+def test_close_detaches_and_closes_everything(closing):
+    flow = FakeFlow()
+    w = login(flow, tick=0)
+    ids = [m.model_id for c in login_widgets(w) for m in (c, c.layout, getattr(c, "style", None)) if m is not None]
+    assert any(isinstance(cb, login_module._WeakCallback) for cb in flow.on_change)
+    w.close()
+    w.close()  # idempotent
+    assert w._repr_mimebundle_() == {"text/plain": repr(w)}  # displaying a closed widget shows its repr
+    assert not any(isinstance(cb, login_module._WeakCallback) for cb in flow.on_change)
+    state = ipywidgets.Widget.get_manager_state()["state"]
+    assert not set(ids) & set(state)  # layouts and styles too: nothing of it is left to be saved
+    flow.complete("good:" + "c" * 20)  # no error from a closed widget
+
+
+# -- kernel loop: ticking and thread hand-off --------------------------------------------------------------
+def test_status_ticks_on_the_running_loop_and_stops_on_close(monkeypatch):
+    async def main() -> None:
+        flow = FakeFlow()
+        w = login(flow, tick=0.01)
+        w.submit("good:" + "d" * 30)
+        task = w._kernel.task
+        assert task is not None and not task.done()
+        first = w.status_text
+        import ucexplore.auth.token as token_module
+
+        real = token_module.time.time
+        monkeypatch.setattr(token_module.time, "time", lambda: real() + 1800)  # half an hour later
+        for _ in range(500):
+            await asyncio.sleep(0.01)
+            if w.status_text != first:
+                break
+        assert w.status_text != first and "expires in 29 min" in w.status_text
+        monkeypatch.undo()
+        w.close()
+        for _ in range(100):
+            if task.done():
+                break
+            await asyncio.sleep(0.01)
+        assert task.cancelled()
+        assert w._kernel.task is None
+
+    asyncio.run(main())
+
+
+def test_no_loop_means_no_ticker(closing):
+    w = login(FakeFlow())
+    closing(w)
+    assert w._kernel.task is None  # a script or test without an event loop: nothing scheduled
+
+
+def test_on_change_from_a_worker_thread_is_handed_to_the_loop():
+    async def main() -> None:
+        flow = FakeFlow()
+        w = login(flow, tick=0)
+        touched: list[int] = []
+        w._status.observe(lambda change: touched.append(threading.get_ident()), names="value")
+        worker = threading.Thread(target=flow.complete, args=("good:" + "e" * 30,))
+        worker.start()
+        worker.join()
+        assert touched == []  # the worker thread did not touch the widget
+        for _ in range(100):
+            await asyncio.sleep(0.01)
+            if touched:
+                break
+        assert touched == [threading.get_ident()] and "ada" in w.status_text
+        w.close()
+
+    asyncio.run(main())
+
+
+# -- sessions bar -------------------------------------------------------------------------------------------
+def test_sessions_bar_rows_refresh_and_sign_out(closing):
+    a, b = FakeFlow("cucm"), FakeFlow("webex")
+    register_flow(a)
+    bar = sessions(b, tick=0)
+    closing(bar)
+    assert a in registered_flows() and b in registered_flows()
+    assert "ucx-sessions" in bar.widget._dom_classes
+
+    def mine() -> dict[str, dict[str, Any]]:
+        return {r["product"]: r for r in bar.rows if r["host"] in (a.host, b.host)}
+
+    assert mine() == {}
+    a.complete("good:" + "f" * 30)
+    assert set(mine()) == {"cucm"}
+    row = mine()["cucm"]
+    assert row["user"] == "ada" and row["state"] == "signed_in" and row["expires"].startswith("expires in")
+    assert "not refreshed yet" in row["last_refresh"] and row["refreshes_at"]
+    b.complete("good:" + "g" * 30)
+    b.refresh()
+    assert set(mine()) == {"cucm", "webex"} and "(1×)" in mine()["webex"]["last_refresh"]
+    row_boxes = [c for c in bar.widget.children if "ucx-session-row" in c._dom_classes]
+    assert len(row_boxes) == len(bar.rows)
+    webex_row = next(c for c in row_boxes if "ucx-session-webex" in c._dom_classes and b.host in c.children[0].value)
+    button = webex_row.children[1]
+    assert "ucx-session-signout" in button._dom_classes
+    browser_clicks(button)
+    assert b.token is None and set(mine()) == {"cucm"}
+    assert webex_row.comm is None  # the row was closed, so it leaves the saved state
+    a.sign_out()
+    assert mine() == {}
+
+
+def test_sessions_bar_sees_flows_registered_later_and_login_widget_registers(closing):
+    bar = sessions(tick=0)
+    closing(bar)
+    flow = FakeFlow("finesse")
+    w = login(flow, tick=0)
+    closing(w)
+    assert flow in registered_flows()
+    w.submit("good:" + "h" * 30)
+    assert any(r["host"] == flow.host for r in bar.rows)
+    assert "finesse:ada" in repr(bar)
+    w._signout.click()
+    assert all(r["host"] != flow.host for r in bar.rows)
+
+
+def test_registry_is_weak():
+    import gc
+    import weakref
+
+    flow = FakeFlow()
+    register_flow(flow)
+    register_flow(flow)  # once only
+    assert sum(f is flow for f in registered_flows()) == 1
+    ref = weakref.ref(flow)
+    del flow
+    gc.collect()
+    assert ref() is None  # the registry kept nothing alive
+    assert all(isinstance(f, object) for f in registered_flows())  # the dead entry is pruned without error
+
+
+# -- Run All before sign-in -------------------------------------------------------------------------------
+def test_data_calls_before_sign_in_raise_a_renderable_not_signed_in(closing):
+    flow = ux.CucmSSO("https://cucm.example.com:8443", redirect_uri=CB)
+    closing(login(flow, tick=0))
+    with pytest.raises(NotSignedIn) as info:
+        flow.ensure_fresh()
+    assert "ux.login(flow)" in str(info.value)
+    rendered = info.value._repr_html_()
+    assert "NotSignedIn" in rendered and "ux.login(flow)" in rendered
+
+
+# -- real sign-ins against the lab: no secret anywhere the browser or the notebook file can see ----------
+@pytest.fixture(scope="module")
+def widget_lab():
+    """The lab products that exist in this checkout (all of them once every lab app has landed)."""
+    from ucexplore.lab import start
+    from ucexplore.lab.config import PRODUCTS
+
+    products = tuple(p for p in PRODUCTS
+                     if p == "idp" or importlib.util.find_spec(f"ucexplore.lab.{p}") is not None)
+    with start(users=40, seed=5, products=products) as lab:
+        yield lab
+
+
+def _make_flow(lab: Any, product: str) -> Any:
+    if product not in lab.urls:
+        pytest.skip(f"the lab's {product} app is not in this checkout yet")
+    if product == "cucm":
+        return ux.CucmSSO(lab.urls["cucm"], redirect_uri=lab.redirect_uri)
+    if product == "unity":
+        return ux.UnitySSO(lab.urls["unity"], redirect_uri=lab.redirect_uri)
+    if product == "finesse":
+        return ux.FinesseSSO(lab.urls["finesse"], agent_id=lab.demo_user[0])
+    return ux.WebexOAuth(lab.webex_client_id, client_secret=lab.webex_client_secret,
+                         redirect_uri=lab.redirect_uri, base_url=lab.urls["webex"] + "/v1")
+
+
+def _secrets_of(product: str, flow: Any, landed: str, password: str) -> dict[str, str | None]:
+    tok = flow.token
+    found: dict[str, str | None] = {"access token": tok.access_token, "refresh token": tok.refresh_token,
+                                    "pasted text": landed, "password": password}
+    if product == "webex":
+        found["code"] = parse_qs(urlsplit(landed).query)["code"][0]
+        found["pkce verifier"] = getattr(flow, "_code_verifier", None)
+        found["client secret"] = getattr(flow, "_client_secret", None)
+    return found
+
+
+@pytest.mark.parametrize("product", ["cucm", "unity", "finesse", "webex"])
+def test_lab_sign_in_leaves_no_secret_in_synced_state(product, widget_lab, sent, closing):
+    from ucexplore.lab.person import Person
+
+    flow = _make_flow(widget_lab, product)
+    user, password = widget_lab.demo_user
+    w = login(flow, tick=0)
+    closing(w)
+    bar = sessions(tick=0)
+    closing(bar)
+    with Person(user, password) as person:
+        landed = person.sign_in(flow.authorize_url)
+    browser_sets(w._paste, value=landed)  # exactly what the browser sends on paste
+    browser_clicks(w._submit)
+    assert w.error is None, w.error
+    tok = w.token
+    assert tok is not None and w.signed_in and w._paste.value == ""
+    issuer = widget_lab.ctx.issuers[product]
+    grant = issuer.validate(tok.access_token)
+    assert grant is not None and grant.subject == user
+    if tok.user:
+        assert w.status_text.startswith(f"Signed in as {tok.user} · ")
+    assert w.status_text.startswith("Signed in") and f"issuer {product} at" in w.status_text
+    assert any(r["product"] == product and r["state"] == "signed_in" for r in bar.rows)
+    if product in ("finesse", "webex"):
+        assert tok.refreshable and "refreshes at" in w.status_text
+
+    own = login_widgets(w) + [bar.widget, *bar.widget.children]
+    haystacks = {
+        "manager state + widget states": all_synced_text(*own),
+        "messages to the browser": json.dumps(sent, default=str),
+        "repr/status": repr(w) + w.status_text + repr(bar) + json.dumps(bar.rows),
+        "display bundle": json.dumps(w._repr_mimebundle_()) + json.dumps(bar._repr_mimebundle_()),
+        "widget values": "".join(str(getattr(c, "value", "")) for c in own),
+    }
+    assert_no_secret(haystacks, _secrets_of(product, flow, landed, password))
+
+    # signing out from the bar clears both
+    row = next(c for c in bar.widget.children if f"ucx-session-{product}" in c._dom_classes)
+    browser_clicks(row.children[1])
+    assert w.token is None and w.status_text == "Not signed in." and flow.token is None

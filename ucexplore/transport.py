@@ -1,0 +1,1032 @@
+"""The only place in ucexplore that speaks HTTP.
+
+httpx underneath, async at the core. Every request goes through :meth:`Transport.request` (or
+:meth:`Transport.fetch`, which also decodes the body inside the retry loop), which adds credentials, bounds
+concurrency per host, retries politely (429, 503, dropped connections, truncated bodies) honouring
+``Retry-After``, turns failures into the :mod:`ucexplore.errors` tree, and keeps secrets out of logs and
+messages.
+
+The synchronous API of every service runs its coroutine on one private, persistent event loop in a daemon
+thread (:func:`run_sync`), so it behaves the same in a script, in a notebook cell (where a loop is already
+running) and inside a running loop. One ``httpx.AsyncClient`` exists per event loop: the worker loop for
+sync calls, the caller's loop for ``*_async`` calls.
+
+Example::
+
+    >>> t = Transport("https://cucm.example.com:8443", auth=("jdoe", "pa55word"), max_concurrency=4)
+    >>> t.host
+    'cucm.example.com:8443'
+    >>> r = run_sync(t.request("GET", "/cucm-uds/version"))      # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import logging
+import math
+import os
+import random
+import ssl
+import threading
+import time
+from collections.abc import Callable, Coroutine, Iterable, Mapping
+from dataclasses import dataclass
+from datetime import UTC
+from typing import Any, Self, TypeVar
+from urllib.parse import urlsplit
+
+import httpx
+
+from .auth.credentials import Credentials, resolve_auth
+from .errors import ApiError, ConnectionFailed, ParseError, RateLimited, ServerBusy, UcError
+from .redact import redact, redact_url
+
+__all__ = [
+    "IDEMPOTENT_METHODS",
+    "MAX_BODY_BYTES",
+    "Progress",
+    "RetryPolicy",
+    "Transport",
+    "default_error_decoder",
+    "parse_retry_after",
+    "run_sync",
+]
+
+log = logging.getLogger("ucexplore.transport")
+
+T = TypeVar("T")
+
+#: Methods that may be re-sent after a dropped connection or a timeout.
+IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE"})
+
+#: Bodies larger than this are refused (a 20,000-user UDS pull is ~7 MB in 64-user pages).
+MAX_BODY_BYTES = 64 * 1024 * 1024
+
+#: Progress bars appear for pulls of more than this many pages.
+PROGRESS_MIN_PAGES = 3
+
+
+# ============================================================================================================
+# the sync facade: one persistent worker loop in a daemon thread
+# ============================================================================================================
+
+_worker_lock = threading.Lock()
+_worker: tuple[asyncio.AbstractEventLoop, threading.Thread, int] | None = None
+
+
+def _worker_main(loop: asyncio.AbstractEventLoop, started: threading.Event) -> None:
+    asyncio.set_event_loop(loop)
+    loop.call_soon(started.set)
+    try:
+        loop.run_forever()
+    finally:  # pragma: no cover - only at interpreter shutdown
+        loop.close()
+
+
+def worker_loop() -> asyncio.AbstractEventLoop:
+    """The private event loop that runs every synchronous call (started on first use, one per process).
+
+    Example::
+
+        >>> worker_loop().is_running()
+        True
+    """
+    global _worker
+    w = _worker
+    if w is not None and w[1].is_alive() and w[2] == os.getpid():
+        return w[0]
+    with _worker_lock:
+        w = _worker
+        if w is None or not w[1].is_alive() or w[2] != os.getpid():  # first use, or after os.fork()
+            loop = asyncio.new_event_loop()
+            started = threading.Event()
+            thread = threading.Thread(
+                target=_worker_main, args=(loop, started), name="ucexplore-io", daemon=True
+            )
+            thread.start()
+            started.wait()
+            _worker = w = (loop, thread, os.getpid())
+    return w[0]
+
+
+def run_sync(coro: Coroutine[Any, Any, T]) -> T:
+    """Run ``coro`` to completion on the worker loop and return its result (or raise its exception).
+
+    Works from plain code, from a notebook cell and from inside a running event loop (the calling loop is
+    blocked while it waits, as for any synchronous call). Ctrl-C cancels the work.
+
+    Example::
+
+        >>> async def two():
+        ...     return 2
+        >>> run_sync(two())
+        2
+    """
+    loop = worker_loop()
+    try:
+        running = asyncio.get_running_loop()
+    except RuntimeError:
+        running = None
+    if running is loop:
+        coro.close()
+        raise RuntimeError(
+            "a synchronous ucexplore call was made from code already running on ucexplore's own event loop; "
+            "await the *_async twin instead"
+        )
+    future = asyncio.run_coroutine_threadsafe(coro, loop)
+    try:
+        return future.result()
+    except concurrent.futures.CancelledError:
+        raise
+    except BaseException:
+        if not future.done():  # KeyboardInterrupt / SystemExit while waiting: stop the work too
+            future.cancel()
+        raise
+
+
+async def _on_worker(coro: Coroutine[Any, Any, T]) -> T:
+    """Await ``coro`` on the worker loop from another loop."""
+    loop = worker_loop()
+    try:
+        if asyncio.get_running_loop() is loop:
+            return await coro
+    except RuntimeError:  # pragma: no cover
+        pass
+    return await asyncio.wrap_future(asyncio.run_coroutine_threadsafe(coro, loop))
+
+
+# ============================================================================================================
+# retries
+# ============================================================================================================
+
+
+def parse_retry_after(value: str | None, *, now: float | None = None) -> float | None:
+    """Seconds to wait from a ``Retry-After`` value (delta-seconds or HTTP-date); None when malformed.
+
+    Example::
+
+        >>> parse_retry_after("12")
+        12.0
+        >>> parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT", now=1445412470.0)
+        10.0
+        >>> parse_retry_after("soon") is None
+        True
+    """
+    if value is None:
+        return None
+    text = str(value).strip()
+    if not text:
+        return None
+    try:
+        seconds = float(text)
+    except ValueError:
+        pass
+    else:
+        if not math.isfinite(seconds) or seconds < 0:
+            return None
+        return seconds
+    try:
+        from email.utils import parsedate_to_datetime
+
+        when = parsedate_to_datetime(text)
+    except (TypeError, ValueError, IndexError, OverflowError):
+        return None
+    if when is None:  # pragma: no cover - older Pythons returned None
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return max(0.0, when.timestamp() - (time.time() if now is None else now))
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """How hard to try. ``attempts`` counts every try (first one included); waits are capped at ``max_wait``
+    each and ``max_total`` in all; ``Retry-After`` is honoured (capped), else exponential backoff with jitter.
+
+    Example::
+
+        >>> p = RetryPolicy(attempts=3, backoff=0.5)
+        >>> 0.25 <= p.delay(1) <= 0.5
+        True
+        >>> p.delay(1, retry_after=12.0)
+        12.0
+    """
+
+    attempts: int = 5
+    backoff: float = 0.5
+    max_backoff: float = 8.0
+    max_wait: float = 30.0
+    max_total: float = 90.0
+    statuses: tuple[int, ...] = (429, 503)
+
+    def delay(self, retry: int, retry_after: float | None = None) -> float:
+        """The wait before retry number ``retry`` (1 = the first retry)."""
+        if retry_after is not None:
+            return min(max(0.0, retry_after), self.max_wait)
+        base = min(self.max_backoff, self.backoff * (2 ** max(0, retry - 1)))
+        return min(base * random.uniform(0.5, 1.0), self.max_wait)
+
+
+class _Retry(Exception):
+    """Internal: this attempt failed in a way worth another try."""
+
+    def __init__(
+        self,
+        kind: str,
+        error: BaseException | None,
+        retry_after: float | None = None,
+        response: httpx.Response | None = None,
+    ) -> None:
+        super().__init__(kind)
+        self.kind = kind
+        self.error = error
+        self.retry_after = retry_after
+        self.response = response
+
+
+# ============================================================================================================
+# progress
+# ============================================================================================================
+
+
+class Progress:
+    """A progress bar (``tqdm.auto``) that appears only when enabled and tqdm is installed; text is redacted.
+
+    Example::
+
+        >>> bar = Progress(False, total=10, desc="UDS /cucm-uds/users")
+        >>> bar.update(3); bar.close()
+    """
+
+    def __init__(
+        self, enabled: bool, *, total: int | None = None, desc: str = "", unit: str = "page"
+    ) -> None:
+        self._bar: Any = None
+        if not enabled:
+            return
+        try:
+            from tqdm.auto import tqdm
+        except Exception:  # tqdm missing or broken: no bar
+            return
+        try:
+            self._bar = tqdm(total=total, desc=redact(desc), unit=unit, leave=False, dynamic_ncols=True)
+        except Exception:  # pragma: no cover - e.g. a notebook without ipywidgets
+            self._bar = None
+
+    def update(self, n: int = 1) -> None:
+        """Advance by ``n``."""
+        if self._bar is not None:
+            self._bar.update(n)
+
+    def add_total(self, n: int) -> None:
+        """Grow the expected total (a short page added a gap to fetch)."""
+        if self._bar is not None and self._bar.total is not None:
+            self._bar.total += n
+            self._bar.refresh()
+
+    def close(self) -> None:
+        """Remove the bar."""
+        if self._bar is not None:
+            self._bar.close()
+            self._bar = None
+
+
+# ============================================================================================================
+# errors
+# ============================================================================================================
+
+
+def default_error_decoder(response: httpx.Response) -> UcError:
+    """A plain :class:`ApiError` (``RateLimited`` for 429, ``ServerBusy`` for 503) naming status and URL.
+
+    Services pass a richer decoder (``ucexplore.decode.error_from_response``).
+
+    Example::
+
+        >>> r = httpx.Response(404, request=httpx.Request("GET", "https://h/x?token=abc123"))
+        >>> str(default_error_decoder(r))
+        '[404] GET https://h/x?token=***** failed: Not Found'
+    """
+    status = response.status_code
+    try:
+        method, url = response.request.method, redact_url(str(response.request.url))
+    except RuntimeError:  # pragma: no cover - a response without a request
+        method, url = "", ""
+    msg = f"{method} {url} failed: {response.reason_phrase or 'HTTP ' + str(status)}".strip()
+    if status == 429:
+        return RateLimited(
+            msg, status=status, url=url, retry_after=parse_retry_after(response.headers.get("Retry-After"))
+        )
+    if status == 503:
+        return ServerBusy(msg, status=status, url=url)
+    return ApiError(msg, status=status, url=url)
+
+
+def _chain(exc: BaseException) -> Iterable[BaseException]:
+    seen: set[int] = set()
+    cur: BaseException | None = exc
+    while cur is not None and id(cur) not in seen:
+        seen.add(id(cur))
+        yield cur
+        cur = cur.__cause__ or cur.__context__
+
+
+def _is_tls_error(exc: BaseException) -> bool:
+    for e in _chain(exc):
+        if isinstance(e, ssl.SSLError):
+            return True
+        text = str(e)
+        if "CERTIFICATE_VERIFY_FAILED" in text or "SSL:" in text or "certificate verify failed" in text:
+            return True
+    return False
+
+
+def _is_refused(exc: BaseException) -> bool:
+    for e in _chain(exc):
+        if isinstance(e, ConnectionRefusedError):
+            return True
+        if "Connection refused" in str(e) or "Errno 111" in str(e):
+            return True
+    return False
+
+
+def _is_dns(exc: BaseException) -> bool:
+    import socket
+
+    for e in _chain(exc):
+        if isinstance(e, socket.gaierror):
+            return True
+        text = str(e)
+        if (
+            "Name or service not known" in text
+            or "nodename nor servname" in text
+            or "getaddrinfo failed" in text
+        ):
+            return True
+    return False
+
+
+def _retry_kind(exc: httpx.TransportError, idempotent: bool) -> str | None:
+    """Which transport failures deserve another try (None: none)."""
+    if isinstance(exc, (httpx.ConnectTimeout, httpx.PoolTimeout)):
+        return "timeout"  # nothing was sent: safe for every method
+    if isinstance(exc, httpx.ConnectError):
+        if _is_tls_error(exc) or _is_refused(exc) or _is_dns(exc):
+            return None  # permanent for this call: say so at once
+        return "connect"
+    if isinstance(exc, (httpx.ReadTimeout, httpx.WriteTimeout)):
+        return "timeout" if idempotent else None
+    if isinstance(exc, (httpx.RemoteProtocolError, httpx.ReadError, httpx.WriteError)):
+        return "reset" if idempotent else None
+    return None
+
+
+_sniffio_checked = False
+
+
+def _cache_missing_sniffio() -> None:
+    """httpcore tries ``import sniffio`` on every pooled request; when sniffio is not installed (anyio 4.10+
+    no longer needs it) each failed import searches sys.path again, which costs ~0.3 ms per request. Record
+    the absence once (``sys.modules["sniffio"] = None`` makes that import fail at once, as it would
+    anyway)."""
+    global _sniffio_checked
+    if _sniffio_checked:
+        return
+    _sniffio_checked = True
+    import importlib.util
+    import sys
+
+    if "sniffio" not in sys.modules and importlib.util.find_spec("sniffio") is None:
+        sys.modules["sniffio"] = None  # type: ignore[assignment]
+
+
+# ============================================================================================================
+# the transport
+# ============================================================================================================
+
+
+class _LoopState:
+    """One event loop's httpx client, per-host semaphores and per-host cool-down deadlines."""
+
+    __slots__ = ("client", "not_before", "semaphores")
+
+    def __init__(self, client: httpx.AsyncClient) -> None:
+        self.client = client
+        self.semaphores: dict[str, asyncio.Semaphore] = {}
+        self.not_before: dict[str, float] = {}
+
+
+ErrorDecoder = Callable[[httpx.Response], BaseException]
+
+
+class Transport:
+    """HTTP for one service: base URL, credentials, TLS, timeouts, retries, per-host concurrency, redaction.
+
+    ``auth`` is anything :func:`ucexplore.auth.credentials.resolve_auth` accepts; ``verify`` is True (default,
+    system/certifi CAs), False (explicitly unverified), a CA bundle path, or an ``ssl.SSLContext``;
+    ``http_transport`` injects an ``httpx.MockTransport``/ASGI transport (tests, the lab).
+
+    Example::
+
+        >>> t = Transport("http://127.0.0.1:8080", auth="a-bearer-token-text", progress=False)
+        >>> t.stats["requests"]
+        0
+    """
+
+    def __init__(
+        self,
+        base_url: str,
+        *,
+        auth: Any = None,
+        verify: bool | str | os.PathLike[str] | ssl.SSLContext = True,
+        timeout: float = 30.0,
+        max_concurrency: int = 8,
+        retry: RetryPolicy | None = None,
+        progress: bool = True,
+        service: str = "",
+        headers: Mapping[str, str] | None = None,
+        http_transport: httpx.AsyncBaseTransport | None = None,
+        max_body: int = MAX_BODY_BYTES,
+    ) -> None:
+        parts = urlsplit(str(base_url).strip())
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError(f"base_url must look like https://host[:port], got {redact(base_url)!r}")
+        if max_concurrency < 1:
+            raise ValueError("max_concurrency must be at least 1")
+        self.base_url = f"{parts.scheme}://{parts.netloc}{parts.path.rstrip('/')}"
+        self._origin = (
+            parts.scheme,
+            (parts.hostname or "").lower(),
+            parts.port or (443 if parts.scheme == "https" else 80),
+        )
+        self.host = parts.netloc
+        self.credentials: Credentials = resolve_auth(auth)
+        self.timeout = float(timeout)
+        self.max_concurrency = int(max_concurrency)
+        self.retry = retry or RetryPolicy()
+        self.progress = bool(progress)
+        self.service = service
+        self.headers = dict(headers or {})
+        self.max_body = int(max_body)
+        self._http_transport = http_transport
+        self._verify_arg = verify
+        if isinstance(verify, (str, os.PathLike)) and not os.path.exists(verify):
+            raise ConnectionFailed(
+                f"the CA bundle {os.fspath(verify)!r} does not exist",
+                host=self.host,
+                hint="verify= takes True, False, or the path of a PEM file with the CA certificate(s)",
+            )
+        if verify is False:
+            log.warning("TLS certificate verification is OFF for %s (verify=False)", self.host)
+        self._ssl: ssl.SSLContext | bool | None = None
+        self._lock = threading.Lock()
+        self._states: dict[asyncio.AbstractEventLoop, _LoopState] = {}
+        self.stats: dict[str, float] = {}
+        self.retry_log: list[tuple[str, float]] = []
+        self.reset_stats()
+
+    # -- bookkeeping -------------------------------------------------------------------------------------
+    def reset_stats(self) -> None:
+        """Zero the counters in :attr:`stats` (requests, retries, rate_limited_waits, busy_waits, …)."""
+        with self._lock:
+            self.stats.clear()
+            self.stats.update(
+                requests=0,
+                retries=0,
+                rate_limited_waits=0,
+                busy_waits=0,
+                reset_retries=0,
+                parse_retries=0,
+                refreshes=0,
+                waited_s=0.0,
+            )
+            self.retry_log.clear()
+
+    def _count(self, key: str, n: float = 1) -> None:
+        with self._lock:
+            self.stats[key] = self.stats.get(key, 0) + n
+
+    def __repr__(self) -> str:
+        return redact(f"<Transport {self.base_url} {self.credentials.describe()}>")
+
+    # -- TLS and clients ---------------------------------------------------------------------------------
+    def _ssl_context(self) -> ssl.SSLContext | bool:
+        if self._ssl is None:
+            v = self._verify_arg
+            if v is False:
+                self._ssl = False
+            elif isinstance(v, ssl.SSLContext):
+                self._ssl = v
+            elif v is True:
+                self._ssl = httpx.create_ssl_context(verify=True)
+            else:
+                path = os.fspath(v)
+                try:
+                    if os.path.isdir(path):
+                        self._ssl = ssl.create_default_context(capath=path)
+                    else:
+                        self._ssl = ssl.create_default_context(cafile=path)
+                except (OSError, ssl.SSLError) as exc:
+                    raise ConnectionFailed(
+                        f"cannot load the CA bundle {path!r}: {exc}",
+                        host=self.host,
+                        hint="verify= takes the path of a PEM file with the CA certificate(s)",
+                    ) from None
+        return self._ssl
+
+    def _new_client(self) -> httpx.AsyncClient:
+        _cache_missing_sniffio()
+        verify = True if self._http_transport is not None else self._ssl_context()
+        limits = httpx.Limits(
+            max_connections=self.max_concurrency * 4, max_keepalive_connections=self.max_concurrency * 2
+        )
+        return httpx.AsyncClient(
+            verify=verify,
+            timeout=httpx.Timeout(self.timeout),
+            limits=limits,
+            transport=self._http_transport,
+            follow_redirects=True,
+            headers={"User-Agent": "ucexplore/0.1"},
+        )
+
+    def _state(self) -> _LoopState:
+        loop = asyncio.get_running_loop()
+        st = self._states.get(loop)
+        if st is not None:
+            return st
+        with self._lock:
+            st = self._states.get(loop)
+            if st is None:
+                for old in [lp for lp in self._states if lp.is_closed()]:
+                    del self._states[old]  # its loop is gone: the client cannot be closed any more
+                st = _LoopState(self._new_client())
+                self._states[loop] = st
+        return st
+
+    def _semaphore(self, st: _LoopState, host: str) -> asyncio.Semaphore:
+        sem = st.semaphores.get(host)
+        if sem is None:
+            sem = st.semaphores[host] = asyncio.Semaphore(self.max_concurrency)
+        return sem
+
+    # -- URLs --------------------------------------------------------------------------------------------
+    def url(self, url_or_path: str) -> str:
+        """An absolute URL: paths are appended to ``base_url`` (its own path prefix kept), URLs kept.
+
+        Example::
+
+            >>> Transport("https://webexapis.com/v1").url("/people/me")
+            'https://webexapis.com/v1/people/me'
+        """
+        s = str(url_or_path)
+        if s.startswith(("http://", "https://")):
+            return s
+        if not s.startswith("/"):
+            s = "/" + s
+        return self.base_url + s
+
+    def same_origin(self, url: str) -> bool:
+        """True when ``url`` is on this transport's scheme, host and port (credentials go nowhere else)."""
+        p = urlsplit(url)
+        port = p.port or (443 if p.scheme == "https" else 80)
+        return (p.scheme, (p.hostname or "").lower(), port) == self._origin
+
+    # -- requests ----------------------------------------------------------------------------------------
+    async def request(
+        self,
+        method: str,
+        url_or_path: str,
+        *,
+        params: Mapping[str, Any] | None = None,
+        headers: Mapping[str, str] | None = None,
+        content: bytes | str | None = None,
+        data: Mapping[str, Any] | None = None,
+        json: Any = None,
+        auth: bool = True,
+        expect: Iterable[int] | None = None,
+        error_decoder: ErrorDecoder | None = None,
+        idempotent: bool | None = None,
+        follow_redirects: bool = True,
+    ) -> httpx.Response:
+        """Send one request (with retries) and return the response, or raise a :class:`UcError`.
+
+        ``expect`` lists the acceptable statuses (default: any 2xx); other statuses go to
+        ``error_decoder(response)``, which returns the exception to raise. Redirects are followed unless
+        ``follow_redirects=False`` (then a 3xx can be listed in ``expect`` to read its ``Location``).
+
+        Example::
+
+            >>> r = await t.request("GET", "/cucm-uds/users", params={"last": "Ka"})   # doctest: +SKIP
+        """
+        response, _ = await self.fetch(
+            method,
+            url_or_path,
+            None,
+            params=params,
+            headers=headers,
+            content=content,
+            data=data,
+            json=json,
+            auth=auth,
+            expect=expect,
+            error_decoder=error_decoder,
+            idempotent=idempotent,
+            follow_redirects=follow_redirects,
+        )
+        return response
+
+    async def fetch(
+        self,
+        method: str,
+        url_or_path: str,
+        parse: Callable[[httpx.Response], T] | None,
+        *,
+        params: Mapping[str, Any] | None = None,
+        headers: Mapping[str, str] | None = None,
+        content: bytes | str | None = None,
+        data: Mapping[str, Any] | None = None,
+        json: Any = None,
+        auth: bool = True,
+        expect: Iterable[int] | None = None,
+        error_decoder: ErrorDecoder | None = None,
+        idempotent: bool | None = None,
+        follow_redirects: bool = True,
+    ) -> tuple[httpx.Response, T | None]:
+        """Like :meth:`request`, and also ``parse(response)`` inside the retry loop.
+
+        When ``parse`` raises an exception whose ``retry`` attribute is ``"truncated"`` (a cut-off body, for
+        idempotent requests) or ``"rate_limited"`` (e.g. the Webex XML API's 000045 inside HTTP 200), the
+        request is sent again like a 429.
+
+        Example::
+
+            >>> resp, records = await t.fetch("GET", "/x", lambda r: r.json())   # doctest: +SKIP
+        """
+        method = method.upper()
+        full = self.url(url_or_path)
+        send_auth = auth and self.credentials.kind != "none"
+        if send_auth and not self.same_origin(full):
+            log.warning("not sending credentials to %s: it is not %s", redact_url(full), self.host)
+            send_auth = False
+        if idempotent is None:
+            idempotent = method in IDEMPOTENT_METHODS
+        ok = frozenset(expect) if expect is not None else None
+        decoder = error_decoder or default_error_decoder
+        st = self._state()
+        host = urlsplit(full).netloc.lower()
+        sem = self._semaphore(st, host)
+        policy = self.retry
+        loop = asyncio.get_running_loop()
+        attempt = 0
+        retries = 0
+        waited = 0.0
+        refreshed = False
+        while True:
+            attempt += 1
+            hdrs = {**self.headers, **(headers or {})}
+            if send_auth:
+                value = await self.credentials.authorization()
+                if value:
+                    hdrs["Authorization"] = value
+            try:
+                response, parsed = await self._attempt(
+                    st,
+                    sem,
+                    host,
+                    loop,
+                    method,
+                    full,
+                    params,
+                    hdrs,
+                    content,
+                    data,
+                    json,
+                    ok,
+                    decoder,
+                    parse,
+                    idempotent,
+                    attempt,
+                    follow_redirects,
+                )
+                return response, parsed
+            except _Retry as r:
+                if r.kind == "unauthorized":
+                    if not refreshed:
+                        refreshed = True
+                        if await self.credentials.after_unauthorized():
+                            self._count("refreshes")
+                            log.debug(
+                                "%s %s: 401, credentials refreshed, trying once more",
+                                method,
+                                redact_url(full),
+                            )
+                            continue
+                    assert r.response is not None
+                    raise self._decoded_error(decoder, r.response) from None
+                retries += 1
+                delay = policy.delay(retries, r.retry_after)
+                if attempt >= policy.attempts or waited + delay > policy.max_total:
+                    raise self._final_error(r, decoder, method, full, attempt) from None
+                waited += delay
+                self._count("retries")
+                self._count("waited_s", delay)
+                self._count(
+                    {
+                        "rate_limited": "rate_limited_waits",
+                        "busy": "busy_waits",
+                        "truncated": "parse_retries",
+                    }.get(r.kind, "reset_retries")
+                )
+                with self._lock:
+                    if len(self.retry_log) < 10_000:
+                        self.retry_log.append((r.kind, delay))
+                if r.kind in ("rate_limited", "busy") and r.retry_after:
+                    # be polite: hold every request to this host until the server's deadline
+                    st.not_before[host] = max(st.not_before.get(host, 0.0), loop.time() + delay)
+                log.info(
+                    "%s %s: %s, retry %d/%d in %.2f s",
+                    method,
+                    redact_url(full),
+                    r.kind,
+                    retries,
+                    policy.attempts - 1,
+                    delay,
+                )
+                await asyncio.sleep(delay)
+
+    async def _attempt(
+        self,
+        st: _LoopState,
+        sem: asyncio.Semaphore,
+        host: str,
+        loop: asyncio.AbstractEventLoop,
+        method: str,
+        url: str,
+        params: Any,
+        headers: dict[str, str],
+        content: Any,
+        data: Any,
+        json: Any,
+        ok: frozenset[int] | None,
+        decoder: ErrorDecoder,
+        parse: Any,
+        idempotent: bool,
+        attempt: int,
+        follow_redirects: bool,
+    ) -> tuple[httpx.Response, Any]:
+        wait = st.not_before.get(host, 0.0) - loop.time()
+        if wait > 0:
+            await asyncio.sleep(wait)
+        client = st.client
+        async with sem:
+            t0 = time.perf_counter()
+            self._count("requests")
+            try:
+                request = client.build_request(
+                    method, url, params=params, headers=headers, content=content, data=data, json=json
+                )
+                response = await client.send(request, stream=True, follow_redirects=follow_redirects)
+                try:
+                    length = response.headers.get("Content-Length")
+                    if length and length.isdigit() and int(length) > self.max_body:
+                        raise ParseError(
+                            f"the response is too large ({int(length):,} bytes > {self.max_body:,})",
+                            url=redact_url(url),
+                            hint="ask for less (limit=, filters) or raise Transport(max_body=...)",
+                        )
+                    await response.aread()
+                finally:
+                    await response.aclose()
+            except httpx.TransportError as exc:
+                kind = _retry_kind(exc, idempotent)
+                if log.isEnabledFor(logging.DEBUG):
+                    log.debug(
+                        "%s %s -> %s after %.1f ms (try %d)",
+                        method,
+                        redact_url(url),
+                        type(exc).__name__,
+                        (time.perf_counter() - t0) * 1000,
+                        attempt,
+                    )
+                if kind is not None:
+                    raise _Retry(kind, self._connection_error(exc, url)) from None
+                raise self._connection_error(exc, url) from None
+            except httpx.TooManyRedirects:
+                raise ConnectionFailed(
+                    f"too many redirects from {redact_url(url)}",
+                    host=host,
+                    hint="check the base URL; the server keeps redirecting",
+                ) from None
+            except httpx.HTTPError as exc:  # invalid URL, unsupported protocol, …
+                raise ConnectionFailed(
+                    f"cannot send {method} {redact_url(url)}: {type(exc).__name__}: {exc}",
+                    host=host,
+                    hint="check the base URL (scheme://host[:port])",
+                ) from None
+            elapsed = (time.perf_counter() - t0) * 1000
+        status = response.status_code
+        if log.isEnabledFor(logging.DEBUG):
+            log.debug(
+                "%s %s -> %d in %.1f ms (%d bytes, try %d)",
+                method,
+                redact_url(str(response.url)),
+                status,
+                elapsed,
+                len(response.content),
+                attempt,
+            )
+        if status in self.retry.statuses:
+            kind = "rate_limited" if status == 429 else "busy" if status == 503 else "status"
+            raise _Retry(kind, None, parse_retry_after(response.headers.get("Retry-After")), response)
+        if status == 401 and "Authorization" in headers:
+            raise _Retry("unauthorized", None, None, response)
+        good = (status in ok) if ok is not None else (200 <= status < 300)
+        if not good:
+            raise self._decoded_error(decoder, response)
+        if len(response.content) > self.max_body:
+            raise ParseError(
+                f"the response is too large ({len(response.content):,} bytes)",
+                url=redact_url(url),
+                hint="ask for less (limit=, filters) or raise Transport(max_body=...)",
+            )
+        if parse is None:
+            return response, None
+        # let a request waiting for the slot just freed go out before this body is decoded (CPU work)
+        await asyncio.sleep(0)
+        try:
+            return response, parse(response)
+        except UcError as exc:
+            kind = getattr(exc, "retry", None)
+            if kind == "rate_limited" or (kind == "truncated" and idempotent):
+                raise _Retry(kind, exc, getattr(exc, "retry_wait", None), response) from None
+            raise
+
+    def _decoded_error(self, decoder: ErrorDecoder, response: httpx.Response) -> BaseException:
+        try:
+            err = decoder(response)
+        except UcError as exc:  # a decoder may raise instead of returning
+            return exc
+        return err
+
+    def _final_error(
+        self, r: _Retry, decoder: ErrorDecoder, method: str, url: str, attempts: int
+    ) -> BaseException:
+        tries = f"after {attempts} tries"
+        if r.response is not None and r.kind in ("rate_limited", "busy", "status"):
+            err = r.error or self._decoded_error(decoder, r.response)
+            if r.kind == "rate_limited" and not isinstance(err, RateLimited):
+                err = _rewrap(RateLimited, err, r.response, retry_after=r.retry_after, tries=tries)
+            elif isinstance(err, RateLimited) and err.retry_after is None:
+                err.retry_after = r.retry_after
+            elif r.kind == "busy" and not isinstance(err, ServerBusy):
+                err = _rewrap(ServerBusy, err, r.response, tries=tries)
+            return err
+        if r.error is not None:
+            return r.error
+        return ConnectionFailed(
+            f"{method} {redact_url(url)} failed {tries}", host=self.host
+        )  # pragma: no cover
+
+    def _connection_error(self, exc: httpx.TransportError, url: str) -> ConnectionFailed:
+        p = urlsplit(url)
+        host = p.hostname or self.host
+        where = p.netloc or self.host
+        if _is_tls_error(exc):
+            reason = next((str(e) for e in _chain(exc) if isinstance(e, ssl.SSLError)), str(exc))
+            if "CERTIFICATE_VERIFY_FAILED" in reason or "certificate verify failed" in reason:
+                return ConnectionFailed(
+                    f"the TLS certificate of {where} did not verify ({_short(reason)})",
+                    host=host,
+                    hint=f"pass verify='/path/to/ca.pem' (the CA that signed {host}'s certificate) "
+                    f"or run `ucexplore check {p.scheme}://{where}`",
+                )
+            return ConnectionFailed(
+                f"the TLS handshake with {where} failed ({_short(reason)})",
+                host=host,
+                hint=f"check that {where} speaks HTTPS on that port (http:// vs https://), "
+                f"or run `ucexplore check {p.scheme}://{where}`",
+            )
+        if _is_dns(exc):
+            return ConnectionFailed(
+                f"cannot resolve the host name {host}",
+                host=host,
+                hint="check the spelling of the host, your DNS, or your VPN",
+            )
+        if _is_refused(exc):
+            return ConnectionFailed(
+                f"{where} refused the connection",
+                host=host,
+                hint="check the host and port; is the server (or `ucexplore lab`) running?",
+            )
+        if isinstance(exc, httpx.TimeoutException):
+            return ConnectionFailed(
+                f"no answer from {where} within {self.timeout:g} s ({type(exc).__name__})",
+                host=host,
+                hint="raise timeout=, check the network/VPN, or lower max_concurrency=",
+            )
+        if isinstance(exc, (httpx.RemoteProtocolError, httpx.ReadError, httpx.WriteError)):
+            return ConnectionFailed(
+                f"the connection to {where} was dropped ({type(exc).__name__}: {_short(str(exc))})",
+                host=host,
+                hint="try again; if it keeps happening, lower max_concurrency=",
+            )
+        return ConnectionFailed(
+            f"cannot connect to {where} ({type(exc).__name__}: {_short(str(exc))})",
+            host=host,
+            hint=f"check the URL and the network, or run `ucexplore check {p.scheme}://{where}`",
+        )
+
+    # -- life cycle --------------------------------------------------------------------------------------
+    def close(self) -> None:
+        """Close every httpx client this transport opened (safe to call twice; the transport stays usable).
+
+        Example::
+
+            >>> Transport("https://h").close()
+        """
+        with self._lock:
+            states = list(self._states.items())
+            self._states.clear()
+        try:
+            running = asyncio.get_running_loop()
+        except RuntimeError:
+            running = None
+        worker = _worker[0] if _worker is not None else None
+        for loop, st in states:
+            if loop.is_closed():
+                continue
+            if loop is worker and running is not worker:
+                try:
+                    run_sync(st.client.aclose())
+                except Exception:  # pragma: no cover
+                    log.debug("closing the worker client failed", exc_info=True)
+            elif loop is running:
+                loop.create_task(st.client.aclose())
+            elif loop.is_running():
+                asyncio.run_coroutine_threadsafe(st.client.aclose(), loop)
+
+    async def aclose(self) -> None:
+        """Close every httpx client, awaiting the one of the current loop and the worker's."""
+        with self._lock:
+            states = list(self._states.items())
+            self._states.clear()
+        running = asyncio.get_running_loop()
+        worker = _worker[0] if _worker is not None else None
+        for loop, st in states:
+            if loop.is_closed():
+                continue
+            if loop is running:
+                await st.client.aclose()
+            elif loop is worker:
+                await _on_worker(st.client.aclose())
+            elif loop.is_running():
+                asyncio.run_coroutine_threadsafe(st.client.aclose(), loop)
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
+
+
+def _short(text: str, n: int = 160) -> str:
+    text = redact(" ".join(str(text).split()))
+    return text if len(text) <= n else text[: n - 1] + "…"
+
+
+def _rewrap(
+    cls: type[ApiError],
+    err: BaseException,
+    response: httpx.Response,
+    *,
+    tries: str,
+    retry_after: float | None = None,
+) -> ApiError:
+    """Turn a decoder's error for a 429/503 into ``RateLimited``/``ServerBusy``, keeping the server's
+    fields."""
+    fields: dict[str, Any] = {}
+    if isinstance(err, ApiError):
+        fields = dict(
+            status=err.status,
+            error_type=err.error_type,
+            code=err.code,
+            server_message=err.server_message,
+            tracking_id=err.tracking_id,
+            service=err.service,
+            url=err.url,
+        )
+    else:
+        fields = dict(status=response.status_code, url=redact_url(str(response.request.url)))
+    what = "rate limited (429)" if cls is RateLimited else "busy (503)"
+    detail = f": {fields.get('server_message')}" if fields.get("server_message") else ""
+    msg = f"the server kept answering {what} {tries}{detail}"
+    if cls is RateLimited:
+        return RateLimited(msg, retry_after=retry_after, **fields)
+    return cls(msg, **fields)
