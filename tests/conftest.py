@@ -21,3 +21,24 @@ def lab():
 
     with start(users=300, seed=11) as running:
         yield running
+
+
+@pytest.fixture(scope="session")
+def sign_in(lab):
+    """``sign_in(flow, user=None, password=None) -> Token``: a scripted person signs in through the lab IdP
+    form (one browser session per user, so SSO applies) and pastes what the browser landed on."""
+    from ucexplore.lab.person import Person
+
+    people: dict[str, Person] = {}
+
+    def _sign_in(flow, user: str | None = None, password: str | None = None):
+        user = user or lab.demo_user[0]
+        password = password or lab.demo_user[1]
+        person = people.get(user)
+        if person is None:
+            person = people[user] = Person(user, password, verify=lab.ca_path or True)
+        return flow.complete(person.sign_in(flow.authorize_url))
+
+    yield _sign_in
+    for person in people.values():
+        person.close()
