@@ -167,7 +167,7 @@ class FlowCredentials(Credentials):
 
     def describe(self) -> str:
         tok = self.flow.token
-        who = (tok.user if tok else None) or "not signed in"
+        who = (tok.user or "signed in") if tok else "not signed in"
         return f"{type(self.flow).__name__} ({who})"
 
     @property
