@@ -484,6 +484,9 @@ class Transport:
         self._states: dict[asyncio.AbstractEventLoop, _LoopState] = {}
         self.stats: dict[str, float] = {}
         self.retry_log: list[tuple[str, float]] = []
+        #: decides whether a 401 is a token problem worth one refresh (None: always); a service sets it when
+        #: its server also answers 401 for "not allowed" (Finesse), so a refusal does not rotate tokens
+        self.refresh_on_401: Callable[[httpx.Response], bool] | None = None
         self.reset_stats()
 
     # -- bookkeeping -------------------------------------------------------------------------------------
@@ -712,7 +715,9 @@ class Transport:
                 return response, parsed
             except _Retry as r:
                 if r.kind == "unauthorized":
-                    if not refreshed:
+                    assert r.response is not None
+                    worth_refresh = self.refresh_on_401 is None or self.refresh_on_401(r.response)
+                    if not refreshed and worth_refresh:
                         refreshed = True
                         if await self.credentials.after_unauthorized():
                             self._count("refreshes")
@@ -795,7 +800,7 @@ class Transport:
                             url=redact_url(url),
                             hint="ask for less (limit=, filters) or raise Transport(max_body=...)",
                         )
-                    await response.aread()
+                    await self._read_bounded(response, url)
                 finally:
                     await response.aclose()
             except httpx.TransportError as exc:
@@ -861,6 +866,22 @@ class Transport:
             if kind == "rate_limited" or (kind == "truncated" and idempotent):
                 raise _Retry(kind, exc, getattr(exc, "retry_wait", None), response) from None
             raise
+
+    async def _read_bounded(self, response: httpx.Response, url: str) -> None:
+        """Read the body, refusing it as soon as it grows past ``max_body`` (a body without a Content-Length
+        is never held in memory beyond the limit)."""
+        chunks: list[bytes] = []
+        size = 0
+        async for chunk in response.aiter_bytes():
+            size += len(chunk)
+            if size > self.max_body:
+                raise ParseError(
+                    f"the response is too large (more than {self.max_body:,} bytes)",
+                    url=redact_url(url),
+                    hint="ask for less (limit=, filters) or raise Transport(max_body=...)",
+                )
+            chunks.append(chunk)
+        response._content = b"".join(chunks)  # what Response.aread() stores
 
     def _decoded_error(self, decoder: ErrorDecoder, response: httpx.Response) -> BaseException:
         try:

@@ -8,7 +8,7 @@ Example::
 
     >>> creds = resolve_auth(("jdoe", "pa55word"))
     >>> creds.kind, creds.describe()
-    ('basic', 'Basic jdoe')
+    ('basic', 'HTTP Basic as jdoe')
 """
 
 from __future__ import annotations
@@ -103,7 +103,7 @@ class BasicCredentials(Credentials):
         return {"user": self._user, "password": self._password}
 
     def describe(self) -> str:
-        return f"Basic {self._user}"
+        return f"HTTP Basic as {self._user}"
 
     @property
     def user(self) -> str | None:

@@ -754,6 +754,7 @@ class Service:
             headers=hdrs,
             http_transport=http_transport,
         )
+        self._transport.refresh_on_401 = self.refresh_on_401
 
     # -- facts -------------------------------------------------------------------------------------------
     @property
@@ -827,6 +828,10 @@ class Service:
         return (
             f"{self.label} needs credentials here: pass auth= (a token, a sign-in flow, or (user, password))"
         )
+
+    def refresh_on_401(self, response: Any) -> bool:
+        """Whether a 401 answer means the token should be refreshed once (default: always)."""
+        return True
 
     def error_decoder(self, response: Any) -> UcError:
         """The exception for an error response (override for product-specific errors)."""
