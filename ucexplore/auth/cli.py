@@ -12,6 +12,7 @@ Example::
 from __future__ import annotations
 
 import argparse
+import getpass
 import os
 from typing import Any
 
@@ -67,7 +68,8 @@ def run(args: argparse.Namespace) -> int:
     flow = build_flow(args.product, args.url, agent_id=args.agent_id, client_id=args.client_id,
                       client_secret=args.client_secret, redirect_uri=args.redirect_uri,
                       scopes=args.scopes, verify=verify)
-    login_interactive(args.product, flow=flow, store=args.store)
+    login_interactive(args.product, flow=flow, store=args.store,
+                      input_fn=lambda prompt="": getpass.getpass(prompt))  # looked up now: tests can replace it
     try:
         print("Verified: " + verify_token(flow, user=args.user, verify=verify))
     except UcError as exc:

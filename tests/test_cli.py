@@ -1,0 +1,82 @@
+"""The ucexplore command: `lab` prints URLs and accounts (never a token) and stops cleanly; `login` reads the
+paste without echo, verifies the token with one call, and prints no secret."""
+
+from __future__ import annotations
+
+import getpass
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+
+import httpx
+import pytest
+
+from ucexplore.cli import main
+from ucexplore.lab.person import Person
+
+
+def _free_base() -> int:
+    for base in range(19200, 29000, 17):
+        socks = []
+        try:
+            for off in range(6):
+                s = socket.socket()
+                s.bind(("127.0.0.1", base + off))
+                socks.append(s)
+            return base
+        except OSError:
+            continue
+        finally:
+            for s in socks:
+                s.close()
+    raise RuntimeError("no free port range")
+
+
+def test_lab_command_serves_and_prints_accounts_without_tokens(tmp_path):
+    base = _free_base()
+    proc = subprocess.Popen([sys.executable, "-m", "ucexplore.cli", "lab", "--users", "40", "--port-base", str(base)],
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        lines = []
+        while len(lines) < 14:
+            line = proc.stdout.readline()
+            if not line:
+                break
+            lines.append(line)
+            if "users" in line and "seed" in line:
+                break
+        text = "".join(lines)
+        assert f"http://127.0.0.1:{base + 1}" in text and "redirect_uri" in text and "demo user" in text
+        assert httpx.get(f"http://127.0.0.1:{base}/health").json()["users"] == 40
+        assert "access_token" not in text and "Bearer" not in text
+    finally:
+        proc.send_signal(signal.SIGINT)
+        out, _ = proc.communicate(timeout=30)
+    assert proc.returncode == 0 and "lab stopped" in out
+
+
+def test_login_finesse_verifies_and_prints_no_secret(lab, monkeypatch, capsys):
+    from ucexplore.auth.flows import FinesseSSO
+
+    user, password = lab.demo_user
+    person = Person(user, password)
+    landed = {}
+
+    def fake_getpass(prompt=""):
+        url = FinesseSSO(lab.urls["finesse"], agent_id=user).authorize_url
+        landed["json"] = person.sign_in(url)
+        return landed["json"]
+
+    monkeypatch.setattr(getpass, "getpass", fake_getpass)
+    code = main(["login", "finesse", lab.urls["finesse"], "--agent-id", user])
+    out = capsys.readouterr().out
+    assert code == 0, out
+    assert "Verified: Finesse agent" in out and "for this process only" in out
+    import json
+
+    secret = json.loads(landed["json"])
+    assert secret["token"] not in out and secret["refresh_token"] not in out
+    person.close()
