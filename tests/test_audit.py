@@ -38,8 +38,25 @@ def test_patterns_each_detected():
 def test_safe_text_passes():
     clean = ("user jkam signed in; expires 2026-11-28T10:00:00Z; id a3c1e2f0-1111-4c4c-9a9a-000000000001; "
              "access_token=*****; Y2lzY29zcGFyazovL3VzL1BFT1BMRS9hYmNkZWYxMjM0NTY3ODkwYWJjZGVm; "
-             "IPY_MODEL_0f3c9a1b2c3d4e5f60718293a4b5c6d7")
+             "IPY_MODEL_0f3c9a1b2c3d4e5f60718293a4b5c6d7; "
+             "https://webexapis.com/v1/authorize?code_challenge=E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM&"
+             "state=Xk2pQ9vLm4Rt7sWz1aBcDeFgHiJkLmNoPqRsTuVw")
     assert scan_text(clean) == []
+
+
+def test_image_buffers_and_inline_libraries_are_not_findings(tmp_path):
+    tok = secrets.token_urlsafe(32)
+    png = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNkYPhfDwAChwGA60e6kgAAAABJRU5ErkJggg" * 3
+    widgets = {"application/vnd.jupyter.widget-state+json": {"state": {
+        "a": {"model_name": "ImageModel", "state": {}, "buffers": [{"data": png, "path": ["value"]}]}}}}
+    nb = tmp_path / "img.ipynb"
+    nb.write_text(_nb([{"output_type": "display_data", "data": {
+        "text/html": "<script>" + ("var q='Zx9Yw8Vu7Ts6Rq5Po4Nm3Lk2Ji1Hg0FeDcBaZyXwVuTs';" * 600) + "</script>"}}],
+        widgets=widgets))
+    assert audit([nb]) == []
+    leaky = tmp_path / "leak.ipynb"
+    leaky.write_text(_nb([{"output_type": "display_data", "data": {"text/html": f"<b>{tok}</b>"}}], widgets=widgets))
+    assert [f.kind for f in audit([leaky])] == ["token-like string"]
 
 
 def test_notebook_widget_state_xlsx_and_cli(tmp_path, capsys):

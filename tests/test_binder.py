@@ -54,3 +54,13 @@ def test_repo2docker_dry_run():
     text = out.stdout + out.stderr
     assert out.returncode == 0, text[-2000:]
     assert 'binder/requirements.txt' in text and "R2D_ENTRYPOINT" in text and "python=3.11" in text
+
+
+def test_start_exports_what_the_notebooks_read():
+    from ucexplore.lab import start
+
+    script = (BINDER / "start").read_text()
+    with start(users=10, seed=7, products=("idp",)) as lab:
+        expected = {k: v for k, v in lab.env().items() if not k.endswith("_URL") and k != "UCX_REDIRECT_URI"}
+    for key, value in expected.items():
+        assert f"{key}={value}" in script, key

@@ -37,6 +37,9 @@ _RULES: list[tuple[str, re.Pattern[str]]] = [
     ("token field", re.compile(r"(?i)\"(?:access_)?token\"\s*:\s*\"(?!\*)[^\"]{16,}\"")),
     ("password field", re.compile(r"(?i)(?:\"password\"\s*:\s*\"|<password>|password=)(?!\*)[^\"<&\s]{4,}")),
 ]
+#: random-looking values that are public by design: a PKCE challenge (a hash, RFC 7636 §4.2) and the OAuth
+#: ``state`` in a sign-in link
+_PUBLIC_CONTEXT = re.compile(r"(?:code_challenge|[?&]state)=$")
 _CANDIDATE = re.compile(r"(?<![A-Za-z0-9_-])[A-Za-z0-9_-]{40,90}(?![A-Za-z0-9_-])")
 _IMAGE_MIME = ("image/", "application/pdf")
 
@@ -58,14 +61,32 @@ def _mask(s: str) -> str:
     return s[:6] + "…" + f"({len(s)} chars)" if len(s) > 10 else "…"
 
 
+def _is_text(raw: bytes) -> bool:
+    """True when decoded bytes read as text: random token bytes almost never do."""
+    if len(raw) < 16:
+        return False
+    text = None
+    for cut in ((0, 0), (1, 0), (0, 1), (2, 0), (0, 2), (1, 1), (3, 0), (0, 3), (2, 2)):  # cut mid-character
+        try:
+            text = raw[cut[0]:len(raw) - cut[1]].decode("utf-8")
+            break
+        except UnicodeDecodeError:
+            continue
+    if text is None:
+        return False
+    printable = sum(ch.isprintable() or ch in "\t\r\n" for ch in text)
+    return printable / max(1, len(text)) > 0.95
+
+
 def _looks_like_token(s: str) -> bool:
     if re.fullmatch(r"(?:IPY_MODEL_)?[0-9a-fA-F_-]+", s):  # hex ids, uuids, client ids, widget model refs
         return False
     if not (re.search(r"[a-z]", s) and re.search(r"[A-Z]", s) and re.search(r"[0-9]", s)):
         return False
-    try:  # Webex ids are base64 of ciscospark://… (not secrets)
+    try:  # base64 of text (Webex ids are ciscospark://…; widget state embeds base64 HTML) is not a secret
         padded = s + "=" * (-len(s) % 4)
-        if base64.urlsafe_b64decode(padded).startswith(b"ciscospark://"):
+        raw = base64.urlsafe_b64decode(padded) if ("-" in s or "_" in s) else base64.b64decode(padded)
+        if raw.startswith(b"ciscospark://") or _is_text(raw):
             return False
     except (binascii.Error, ValueError):
         pass
@@ -85,9 +106,18 @@ def scan_text(text: str, *, path: str = "<text>", where: str = "", known: Iterab
             found.append(Finding(path, where, kind, _mask(m.group(0))))
     if entropy:
         for m in _CANDIDATE.finditer(text):
-            if _looks_like_token(m.group(0)):
+            if _looks_like_token(m.group(0)) and not _PUBLIC_CONTEXT.search(text, max(0, m.start() - 40), m.start()):
                 found.append(Finding(path, where, "token-like string", _mask(m.group(0))))
     return found
+
+
+_LIBRARY_SCRIPT = re.compile(r"<script[^>]*>(?:(?!</script>).){20000,}?</script>", re.S | re.I)
+_DATA_IMAGE = re.compile(r"data:image/[a-z+]+;base64,[A-Za-z0-9+/=]+")
+
+
+def _strip_noise(text: str) -> str:
+    """Drop embedded images and large inline JS libraries (e.g. the itables bundle): code, not data."""
+    return _LIBRARY_SCRIPT.sub("<script></script>", _DATA_IMAGE.sub("data:image", text))
 
 
 def _notebook_texts(nb: dict) -> Iterator[tuple[str, str]]:
@@ -102,10 +132,23 @@ def _notebook_texts(nb: dict) -> Iterator[tuple[str, str]]:
             for mime, val in (out.get("data") or {}).items():
                 if mime.startswith(_IMAGE_MIME):
                     continue
-                yield f"cell {i} output {j} {mime}", val if isinstance(val, str) else json.dumps(val)
+                text = val if isinstance(val, str) else ("".join(val) if isinstance(val, list) else json.dumps(val))
+                yield f"cell {i} output {j} {mime}", _strip_noise(text) if "html" in mime else text
     widgets = nb.get("metadata", {}).get("widgets")
     if widgets:
-        yield "metadata.widgets (saved widget state)", json.dumps(widgets)
+        yield "metadata.widgets (saved widget state)", json.dumps(_without_images(widgets))
+
+
+def _without_images(widgets: dict) -> dict:
+    """Saved widget state minus the binary buffers of image widgets (base64 PNG is noise, not a secret)."""
+    state = widgets.get("application/vnd.jupyter.widget-state+json", {}).get("state", {})
+    clean = {}
+    for key, model in state.items():
+        if isinstance(model, dict) and model.get("model_name") == "ImageModel":
+            model = {**model, "buffers": []}
+        clean[key] = model
+    return {**widgets, "application/vnd.jupyter.widget-state+json": {
+        **widgets.get("application/vnd.jupyter.widget-state+json", {}), "state": clean}}
 
 
 def scan_file(path: str | Path, *, known: Iterable[str] = ()) -> list[Finding]:
@@ -126,8 +169,8 @@ def scan_file(path: str | Path, *, known: Iterable[str] = ()) -> list[Finding]:
                                        known=known)
     else:
         text = p.read_text(encoding="utf-8", errors="replace")
-        if p.suffix in (".html", ".htm"):  # embedded images are base64 noise
-            text = re.sub(r"data:image/[a-z+]+;base64,[A-Za-z0-9+/=]+", "data:image", text)
+        if p.suffix in (".html", ".htm"):
+            text = _strip_noise(text)
         found += scan_text(text, path=str(p), where="text", known=known)
     return found
 
