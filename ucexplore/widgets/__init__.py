@@ -13,35 +13,9 @@ Example::
 
 from __future__ import annotations
 
-import importlib
-import importlib.util
-from typing import Any
-
+from .explorer import Explorer, explore
 from .login import LoginWidget, login
 from .sessions import SessionsBar, register_flow, registered_flows, sessions
 
-_EXPLORER = "ucexplore.widgets.explorer"
-_FROM_EXPLORER = ("explore", "Explorer")
-
-__all__ = ["login", "sessions", "LoginWidget", "SessionsBar", "register_flow", "registered_flows"]
-if importlib.util.find_spec(_EXPLORER) is not None:
-    __all__ += list(_FROM_EXPLORER)
-
-
-def __getattr__(name: str) -> Any:
-    """``explore``/``Explorer`` come from ``explorer.py`` on first use."""
-    if name in _FROM_EXPLORER:
-        try:
-            module = importlib.import_module(_EXPLORER)
-        except ModuleNotFoundError as exc:
-            if exc.name != _EXPLORER:
-                raise
-            raise AttributeError(f"ucexplore.widgets has no {name!r} yet: the Explorer is not installed") from None
-        value = getattr(module, name)
-        globals()[name] = value
-        return value
-    raise AttributeError(f"module 'ucexplore.widgets' has no attribute {name!r}")
-
-
-def __dir__() -> list[str]:
-    return sorted({*globals(), *__all__})
+__all__ = ["login", "sessions", "explore", "LoginWidget", "SessionsBar", "Explorer", "register_flow",
+           "registered_flows"]
