@@ -80,3 +80,13 @@ def test_login_finesse_verifies_and_prints_no_secret(lab, monkeypatch, capsys):
     secret = json.loads(landed["json"])
     assert secret["token"] not in out and secret["refresh_token"] not in out
     person.close()
+
+
+def test_learner_accounts_are_distinct_real_users(lab):
+    from ucexplore.cli import learner_accounts
+
+    text = learner_accounts(lab, 12)
+    names = [line.split()[0] for line in text.splitlines()[3:]]
+    assert len(names) == len(set(names)) == 12
+    assert all(lab.org.check_password(n, lab.demo_user[1]) for n in names)
+    assert lab.demo_user[0] not in names

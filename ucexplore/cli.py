@@ -44,6 +44,8 @@ def _lab_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--truncate-rate", type=float, default=0.0, help="share of bodies cut short")
     p.add_argument("--token-ttl", action="append", default=[], metavar="PRODUCT=SECONDS",
                    help="token lifetime, e.g. cucm=120 (repeatable)")
+    p.add_argument("--learners", type=int, default=0, metavar="N",
+                   help="print N learner accounts (distinct users, Finesse agents first) for a workshop room")
     p.add_argument("--jupyter", action="store_true", help="also start JupyterLab on notebooks/00-start-here.ipynb")
 
 
@@ -62,6 +64,8 @@ def _run_lab(args: argparse.Namespace) -> int:
                 faults={p: fault for p in ("cucm", "unity", "finesse", "webex", "webex_xml")} if fault.active
                 else None, token_ttl=ttl or None, **options)
     print(lab.describe(), flush=True)
+    if args.learners:
+        print(learner_accounts(lab, args.learners), flush=True)
     stop = threading.Event()
     jupyter: subprocess.Popen[bytes] | None = None
     if args.jupyter:
@@ -86,6 +90,19 @@ def _run_lab(args: argparse.Namespace) -> int:
         lab.stop()
         print("lab stopped", flush=True)
     return 0
+
+
+def learner_accounts(lab: object, count: int) -> str:
+    """A table of ``count`` learner accounts: user name, extension, Finesse agent id (agents first)."""
+    org = lab.org  # type: ignore[attr-defined]
+    agents = [a for a in org.agents.values() if a.user is not org.demo]
+    rows = [(a.user, a.login_id) for a in agents[:count]]
+    others = (u for u in org.users[1:] if not u.is_agent)
+    rows += [(u, "") for u, _ in zip(others, range(count - len(rows)))]
+    password = lab.demo_user[1]  # type: ignore[attr-defined]
+    lines = [f"\nlearner accounts (password {password}):", f"  {'user':<14} {'extension':<10} agent id"]
+    lines += [f"  {u.username:<14} {u.extension:<10} {agent}" for u, agent in rows]
+    return "\n".join(lines)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
