@@ -32,11 +32,20 @@ from .config import LabConfig
 from .org import Organisation
 from .tokens import Issuer
 
-__all__ = ["LabContext", "CUCM_CLIENT_ID", "JABBER_CLIENT_ID", "bearer_token", "basic_credentials"]
+__all__ = ["LabContext", "CUCM_CLIENT_ID", "JABBER_CLIENT_ID", "ACS_PATHS", "bearer_token",
+           "basic_credentials"]
 
 #: Fixed client_id values of the UC SSO implicit grant (cisco-api-notes §1.2); no others are accepted.
 CUCM_CLIENT_ID = "C69908c4f345729af0a23cdfff1d255272de942193e7d39171ddd307bc488d7a1"
 JABBER_CLIENT_ID = "C41eb54529dd9907e01d3744ead3a991ba9cc4c772b0497ebe8a103fa69fe81a8"
+
+#: Each product's assertion consumer service (the path the IdP sends the browser back to).
+ACS_PATHS = {
+    "cucm": "/ssosp/saml/SSO/alias/cucm-pub.lab.local",
+    "unity": "/ssosp/saml/SSO/alias/cuc-pub.lab.local",
+    "finesse": "/desktop/sso/acs",
+    "webex": "/v1/sso/acs",
+}
 
 
 class LabContext:
@@ -76,13 +85,7 @@ class LabContext:
 
     def acs_url(self, sp: str) -> str:
         """The assertion consumer service of product ``sp``."""
-        paths = {
-            "cucm": "/ssosp/saml/SSO/alias/cucm-pub.lab.local",
-            "unity": "/ssosp/saml/SSO/alias/cuc-pub.lab.local",
-            "finesse": "/desktop/sso/acs",
-            "webex": "/v1/sso/acs",
-        }
-        return self.urls[sp] + paths[sp]
+        return self.urls[sp] + ACS_PATHS[sp]
 
     # -- the SAML-like trust ----------------------------------------------------------------------
     def sign_assertion(self, username: str, audience: str, ttl: int = 300) -> str:

@@ -6,7 +6,7 @@ Routes (protocol facts: ``cisco-api-notes.md`` §1, §2, §7):
   redirect URIs; anything malformed gets the byte-exact quasi-JSON ``INVALID_REQUEST`` body (HTTP 400).
   A valid request hops through the lab IdP and comes back to the ACS
   ``/ssosp/saml/SSO/alias/cucm-pub.lab.local``, which redirects to
-  ``redirect_uri#access_token=…&token_type=Bearer&expires_in=…[&state=…]``.
+  ``redirect_uri#access_token=…&token_type=Bearer&expires_in=…[&state=…]`` (shared with Unity: ``ssosp.py``).
 - ``GET /ssosp/ws/public/singleSignOn`` (anonymous), ``GET /ssosp/token/revoke?user_id=`` (admin Basic).
 - ``/cucm-uds/…`` — XML only: ``version``, ``servers``, ``clusterUser``, ``users`` (anonymous unless
   contact-search authentication is on), and the authenticated ``user/{id}`` subtree (``devices``,
@@ -39,23 +39,18 @@ from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Any, Callable
-from urllib.parse import quote, urlencode
+from urllib.parse import quote
 
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, RedirectResponse, Response
+from starlette.responses import HTMLResponse, Response
 from starlette.routing import Route
 
-from .context import (
-    CUCM_CLIENT_ID,
-    JABBER_CLIENT_ID,
-    LabContext,
-    basic_credentials,
-    bearer_token,
-    request_base_url,
-    xml_escape,
-)
+from .asgi import retry_after_value
+from .asgi import xml_response as _xml
+from .context import LabContext, basic_credentials, bearer_token, request_base_url, xml_escape
 from .org import Organisation, User
+from .ssosp import INVALID_REQUEST_BODY, invalid_request, sso_routes
 
 __all__ = ["create_app", "API_PREFIXES", "render_fault", "INVALID_REQUEST_BODY", "UserDirectory"]
 
@@ -67,21 +62,9 @@ CLUSTER_SERVERS = (CLUSTER_FQDN, "cucm-sub1.lab.local")
 UDS_SCHEMA_VERSION = "10.0.0"  #: the ``version`` attribute of ``versionInformation`` (schema, not CUCM)
 CUCM_BUILD = "14.0.1.13900-155"
 RESOURCE_VERSION = "14.0.1"
-SSO_SCOPE = "UnifiedCommunications:readwrite"
-SSO_CLIENT_IDS = frozenset({CUCM_CLIENT_ID, JABBER_CLIENT_ID})
-ACS_PATH = "/ssosp/saml/SSO/alias/" + CLUSTER_FQDN
 WD_NS = "urn:WD70"
 
-#: The documented malformed-request answer of /ssosp/oauth/authorize — not valid JSON (unquoted value).
-INVALID_REQUEST_BODY = (
-    b'{"error":INVALID_REQUEST,"error_description":"The request is missing a required parameter, includes an '
-    b'invalid parameter value, includes a parameter more than once, or is otherwise malformed."}'
-)
-
-_XML_DECL = '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>'
 _UDS_REALM = 'Basic realm="Cisco UDS"'
-_TXN_TTL = 600.0
-_TXN_MAX = 10_000
 _MAX_SOAP_BYTES = 256 * 1024
 _ALL_METHODS = ["GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS"]
 _REASONS = {400: "Bad Request", 401: "Unauthorized", 403: "Forbidden", 404: "Not Found",
@@ -111,12 +94,6 @@ _SERVICES = [("Corporate Directory", "http://{host}:8080/ccmcip/xmldirectory.jsp
 # ---------------------------------------------------------------------------------------------------------
 # shared response helpers
 # ---------------------------------------------------------------------------------------------------------
-def _fmt_seconds(value: float) -> str:
-    """Retry-After as sent: an integer when whole, else the configured decimal (what the lab was told)."""
-    value = max(0.0, float(value))
-    return str(int(value)) if value == int(value) else f"{value:g}"
-
-
 def _tomcat_page(status: int, description: str | None = None) -> bytes:
     reason = _REASONS.get(status, "Error")
     desc = xml_escape(description or _DESCRIPTIONS.get(status, reason))
@@ -135,16 +112,12 @@ def _unauthorized() -> Response:
     return Response(b"", status_code=401, headers={"WWW-Authenticate": _UDS_REALM})
 
 
-def _xml(body: str, status: int = 200) -> Response:
-    return Response((_XML_DECL + body).encode("utf-8"), status_code=status, media_type="application/xml")
-
-
 def render_fault(status: int, retry_after: float) -> tuple[int, list[tuple[bytes, bytes]], bytes]:
     """CUCM's 429/503: a small Tomcat-style HTML page with ``Retry-After`` (503: UDS's documented signal)."""
     status = 429 if status == 429 else 503
     body = _tomcat_page(status)
     headers = [(b"content-type", b"text/html;charset=utf-8"),
-               (b"retry-after", _fmt_seconds(retry_after).encode()),
+               (b"retry-after", retry_after_value(retry_after)),
                (b"content-length", str(len(body)).encode())]
     return status, headers, body
 
@@ -313,7 +286,6 @@ def create_app(ctx: LabContext) -> Starlette:
     org = ctx.org
     issuer = ctx.issuers["cucm"]
     directory = UserDirectory(org)
-    transactions: OrderedDict[str, dict[str, Any]] = OrderedDict()
     logins: dict[int, dict[str, Any]] = {}  #: user index → Basic logins seen by UDS (for ``credentials``)
     calls: dict[str, list[dict[str, Any]]] = {}  #: user name → active WebDialer calls
 
@@ -349,71 +321,7 @@ def create_app(ctx: LabContext) -> Starlette:
                     return _Principal(name=user.username, user=user)
         return None
 
-    # -- SSO ----------------------------------------------------------------------------------------------
-    def invalid_request() -> Response:
-        return Response(INVALID_REQUEST_BODY, status_code=400, media_type="application/json;charset=UTF-8",
-                        headers={"Cache-Control": "no-store"})
-
-    def sso_error(message: str, status: int = 403) -> HTMLResponse:
-        return HTMLResponse(
-            f"<!doctype html><html lang=en><head><meta charset=utf-8><title>SSO error</title></head><body>"
-            f"<h1>Single sign-on failed</h1><p>{xml_escape(message)}</p></body></html>", status_code=status,
-            headers={"Cache-Control": "no-store"})
-
-    def remember(txn: str, data: dict[str, Any]) -> None:
-        now = time.time()
-        while transactions:
-            oldest = next(iter(transactions))
-            if transactions[oldest]["created"] + _TXN_TTL < now or len(transactions) >= _TXN_MAX:
-                transactions.popitem(last=False)
-            else:
-                break
-        transactions[txn] = data
-
-    async def authorize(request: Request) -> Response:
-        items = request.query_params.multi_items()
-        counts: dict[str, int] = {}
-        for k, _ in items:
-            counts[k] = counts.get(k, 0) + 1
-        if any(n > 1 for n in counts.values()):
-            return invalid_request()
-        q = dict(items)
-        if (q.get("client_id") not in SSO_CLIENT_IDS or q.get("response_type") != "token"
-                or q.get("scope") != SSO_SCOPE
-                or q.get("redirect_uri") not in ctx.registered_redirect_uris()):
-            return invalid_request()
-        txn = secrets.token_urlsafe(16)
-        remember(txn, {"redirect_uri": q["redirect_uri"], "state": q.get("state"),
-                       "client_id": q["client_id"], "created": time.time()})
-        return RedirectResponse(ctx.idp_login_url(sp="cucm", relay_state=txn), status_code=302,
-                                headers={"Cache-Control": "no-store"})
-
-    async def acs(request: Request) -> Response:
-        if request.method == "POST":
-            form = await request.form()
-            saml, relay = str(form.get("SAMLResponse", "")), str(form.get("RelayState", ""))
-        else:
-            saml = request.query_params.get("SAMLResponse", "")
-            relay = request.query_params.get("RelayState", "")
-        txn = transactions.pop(relay, None) if relay else None
-        if txn is None or txn["created"] + _TXN_TTL < time.time():
-            return sso_error("The sign-in transaction is unknown or has expired. "
-                             "Start again from the application.")
-        username = ctx.verify_assertion(saml, audience="cucm")
-        if username is None or org.user_by_name(username) is None:
-            return sso_error("The SAML response could not be verified.")
-        grant = issuer.issue(username, client_id=txn["client_id"], scope=SSO_SCOPE)
-        extra: list[tuple[str, str]] = [("token_type", "Bearer"), ("expires_in", str(grant.expires_in))]
-        if txn["state"] is not None:
-            extra.append(("state", txn["state"]))
-        target = f"{txn['redirect_uri']}#access_token={grant.access_token}&{urlencode(extra)}"
-        return RedirectResponse(target, status_code=302, headers={"Cache-Control": "no-store"})
-
-    async def single_sign_on(request: Request) -> Response:
-        body = '<Response><SingleSignOn><Status enabled="true"/></SingleSignOn></Response>'
-        return Response(body.encode(), media_type="application/xml",
-                        headers={"Access-Control-Allow-Origin": "*"})
-
+    # -- SSO (authorize, ACS and singleSignOn are in ssosp.py) -----------------------------------------
     async def revoke(request: Request) -> Response:
         creds = basic_credentials(request)
         if creds is None or not is_admin(*creds):
@@ -936,9 +844,7 @@ def create_app(ctx: LabContext) -> Starlette:
         return guarded
 
     app = Starlette(routes=[
-        Route("/ssosp/oauth/authorize", get_only(authorize), methods=_ALL_METHODS),
-        Route(ACS_PATH, acs, methods=["GET", "POST"]),
-        Route("/ssosp/ws/public/singleSignOn", get_only(single_sign_on), methods=_ALL_METHODS),
+        *sso_routes(ctx, "cucm", methods=_ALL_METHODS, wrap=get_only),
         Route("/ssosp/token/revoke", get_only(revoke), methods=_ALL_METHODS),
         Route("/cucm-uds/{path:path}", uds, methods=_ALL_METHODS),
         Route("/webdialer/services/WebdialerSoapService70", webdialer, methods=_ALL_METHODS),

@@ -45,7 +45,6 @@ Lab choices where the notes say [I]:
 from __future__ import annotations
 
 import json
-import re
 import secrets
 import time
 import xml.etree.ElementTree as ET
@@ -60,6 +59,8 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.routing import Route
 
+from .asgi import XML_DECL, StripTrailingSlash, retry_after_value, xml_safe
+from .asgi import xml_response as _xml
 from .context import LabContext, basic_credentials, bearer_token, request_base_url, xml_escape
 from .org import Agent
 
@@ -71,7 +72,6 @@ LOCKOUT_THRESHOLD = 5  #: consecutive wrong passwords before the lock
 LOCKOUT_SECONDS = 300.0  #: how long the lock lasts (read at request time, so tests may shorten it)
 TXN_PARAM = "ucx_sso_txn"
 TXN_TTL = 600
-XML_DECL = '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>'
 HOST = "ccx-pub.lab.local"
 #: Contact service queues (id, name, number); each team serves two of them.
 QUEUES = [(1, "Billing", "7000"), (2, "Support", "7001"), (3, "Sales", "7002"),
@@ -84,16 +84,8 @@ SETTABLE = {"READY", "NOT_READY", "LOGOUT", "LOGIN"}
 ON_CALL = {"TALKING", "HOLD", "RESERVED", "RESERVED_OUTBOUND", "RESERVED_OUTBOUND_PREVIEW"}
 
 
-_XML_ILLEGAL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
-
-
-def _xml_safe(text: str) -> str:
-    """``text`` without the characters XML 1.0 cannot carry (echoed input may hold NUL and friends)."""
-    return _XML_ILLEGAL.sub("\ufffd", text)
-
-
 def _api_errors_xml(etype: str, message: str, data: str = "") -> str:
-    message, data = _xml_safe(message), _xml_safe(data)
+    message, data = xml_safe(message), xml_safe(data)
     return (f"{XML_DECL}<ApiErrors><ApiError><ErrorType>{xml_escape(etype)}</ErrorType>"
             f"<ErrorMessage>{xml_escape(message)}</ErrorMessage><ErrorData>{xml_escape(data)}</ErrorData>"
             f"</ApiError></ApiErrors>")
@@ -105,10 +97,6 @@ def _api_error(status: int, etype: str, message: str, data: str = "",
                     media_type="application/xml", headers=headers)
 
 
-def _retry_after(value: float) -> bytes:
-    return (str(int(value)) if float(value).is_integer() else f"{value:g}").encode()
-
-
 def render_fault(status: int, retry_after: float) -> tuple[int, list[tuple[bytes, bytes]], bytes]:
     """Finesse's own 429/503: ``ApiErrors`` (``Service Unavailable`` for 503) with Retry-After."""
     if status == 503:
@@ -116,12 +104,8 @@ def render_fault(status: int, retry_after: float) -> tuple[int, list[tuple[bytes
                                "OUT_OF_SERVICE")
     else:
         body = _api_errors_xml("Too Many Requests", "Too many requests; retry later", str(status))
-    headers = [(b"content-type", b"application/xml"), (b"retry-after", _retry_after(retry_after))]
+    headers = [(b"content-type", b"application/xml"), (b"retry-after", retry_after_value(retry_after))]
     return status, headers, body.encode()
-
-
-def _xml(text: str, status: int = 200) -> Response:
-    return Response((XML_DECL + text).encode(), status_code=status, media_type="application/xml")
 
 
 def _ts(dt: datetime) -> str:
@@ -131,21 +115,6 @@ def _ts(dt: datetime) -> str:
 
 def _el(tag: str, value: Any) -> str:
     return f"<{tag}>{xml_escape(value)}</{tag}>"
-
-
-class _StripTrailingSlash:
-    """``/finesse/api/SystemInfo/`` is ``/finesse/api/SystemInfo`` (no redirect)."""
-
-    def __init__(self, app: Any) -> None:
-        self.app = app
-
-    async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
-        if scope["type"] == "http":
-            path = scope["path"]
-            if len(path) > 1 and path.endswith("/"):
-                scope = dict(scope, path=path.rstrip("/") or "/")
-                scope["raw_path"] = scope["path"].encode()
-        await self.app(scope, receive, send)
 
 
 class _Caller:
@@ -714,5 +683,5 @@ def create_app(ctx: LabContext) -> Starlette:
         Route("/finesse/api/ReasonCode/{id}", reason_code, methods=["GET"]),
         Route("/finesse/api/Queue/{id}", queue, methods=["GET"]),
     ]
-    return Starlette(routes=routes, middleware=[Middleware(_StripTrailingSlash)],
+    return Starlette(routes=routes, middleware=[Middleware(StripTrailingSlash)],
                      exception_handlers={HTTPException: http_error, Exception: server_error})

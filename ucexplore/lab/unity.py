@@ -6,9 +6,10 @@ What it serves (cisco-api-notes §1.2–1.5, §3):
 * ``GET /ssosp/oauth/authorize`` — the UC SSO implicit grant, the same shape as CUCM's: fixed client_ids,
   ``scope=UnifiedCommunications:readwrite``, ``response_type=token``, a registered ``redirect_uri``; anything
   else is HTTP 400 with the byte-exact quasi-JSON ``INVALID_REQUEST`` body. The IdP hop comes back to the ACS
-  ``GET /ssosp/saml/SSO/alias/cuc-pub.lab.local``, which redirects to
+  ``/ssosp/saml/SSO/alias/cuc-pub.lab.local`` (GET or POST), which redirects to
   ``redirect_uri#access_token=…&token_type=Bearer&expires_in=…[&state=…]``. Tokens come from the ``unity``
-  issuer only: a CUCM-issued token is refused (tokens are per issuer).
+  issuer only: a CUCM-issued token is refused (tokens are per issuer). The implementation is shared with
+  CUCM (``ssosp.py``).
 * ``GET /ssosp/ws/public/singleSignOn`` — ``<Response><SingleSignOn><Status enabled="true"/>…``.
 * ``GET /vmrest/version``.
 * CUPI (administrator only, HTTP Basic ``config.admin_user``): ``users[/{id}]``,
@@ -49,41 +50,31 @@ from __future__ import annotations
 
 import json
 import re
-import secrets
-import time
 import uuid
 import xml.etree.ElementTree as ET
 from collections.abc import Callable, Sequence
 from datetime import timedelta
 from typing import Any
-from urllib.parse import quote, urlsplit, urlunsplit
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, RedirectResponse, Response
+from starlette.responses import Response
 from starlette.routing import Route
 
-from .context import CUCM_CLIENT_ID, JABBER_CLIENT_ID, LabContext, basic_credentials, bearer_token, xml_escape
+from .asgi import XML_DECL, StripTrailingSlash, retry_after_value, xml_response, xml_safe
+from .context import LabContext, basic_credentials, bearer_token, xml_escape
 from .org import LAB_EPOCH, User
+from .ssosp import INVALID_REQUEST_BODY, sso_routes
 
 __all__ = ["create_app", "API_PREFIXES", "render_fault", "INVALID_REQUEST_BODY", "DEFAULT_ROWS_PER_PAGE"]
 
 API_PREFIXES = ("/vmrest/",)
 
-#: The UC SSO error for a malformed authorize request, byte for byte (not valid JSON: the value is unquoted).
-INVALID_REQUEST_BODY = (
-    b'{"error":INVALID_REQUEST,"error_description":"The request is missing a required parameter, includes an '
-    b'invalid parameter value, includes a parameter more than once, or is otherwise malformed."}'
-)
-SSO_SCOPE = "UnifiedCommunications:readwrite"
-ACS_PATH = "/ssosp/saml/SSO/alias/cuc-pub.lab.local"
 DEFAULT_ROWS_PER_PAGE = 2001
 VERSION = "14.0.1.14900-12"
-XML_DECL = '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>'
 SMTP_DOMAIN = "cuc-pub.lab.local"
-TXN_TTL = 600
 
 _CODES = {400: "INVALID_PARAMETER", 401: "UNAUTHORIZED", 403: "FORBIDDEN", 404: "NOT_FOUND",
           405: "METHOD_NOT_ALLOWED", 415: "UNSUPPORTED_MEDIA_TYPE", 429: "TOO_MANY_REQUESTS",
@@ -135,22 +126,9 @@ def _json_response(obj: Any, status: int = 200, headers: dict[str, str] | None =
     return Response(body, status_code=status, media_type="application/json", headers=headers)
 
 
-def _xml_response(text: str, status: int = 200, headers: dict[str, str] | None = None) -> Response:
-    return Response((XML_DECL + text).encode(), status_code=status, media_type="application/xml",
-                    headers=headers)
-
-
-_XML_ILLEGAL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
-
-
-def _xml_safe(text: str) -> str:
-    """``text`` without the characters XML 1.0 cannot carry (NUL and other control characters)."""
-    return _XML_ILLEGAL.sub("\ufffd", text)
-
-
 def _error_bodies(status: int, message: str) -> tuple[str, str]:
     code = _CODES.get(status, "ERROR")
-    message = _xml_safe(message)
+    message = xml_safe(message)
     js = json.dumps({"errors": {"code": code, "message": message}}, ensure_ascii=False, separators=(",", ":"))
     xml = (f"{XML_DECL}<ErrorDetails><errors><code>{code}</code><message>{xml_escape(message)}</message>"
            f"</errors></ErrorDetails>")
@@ -165,16 +143,12 @@ def _error(request: Request | None, status: int, message: str,
     return Response(xml.encode(), status_code=status, media_type="application/xml", headers=headers)
 
 
-def _retry_after(value: float) -> bytes:
-    return (str(int(value)) if float(value).is_integer() else f"{value:g}").encode()
-
-
 def render_fault(status: int, retry_after: float) -> tuple[int, list[tuple[bytes, bytes]], bytes]:
     """A CUPI-shaped 429/503 (XML, CUPI's default format) with Retry-After."""
     message = ("Too many requests; retry later" if status == 429
                else "Cisco Unity Connection is temporarily unavailable; retry later")
     _, xml = _error_bodies(status, message)
-    headers = [(b"content-type", b"application/xml"), (b"retry-after", _retry_after(retry_after))]
+    headers = [(b"content-type", b"application/xml"), (b"retry-after", retry_after_value(retry_after))]
     return status, headers, xml.encode()
 
 
@@ -187,12 +161,12 @@ def _collection(request: Request, plural: str, singular: str, total: int, recs: 
             obj[singular] = [_json_obj(r) for r in recs]
         return _json_response(obj)
     if not recs:
-        return _xml_response(f'<{plural} total="{total}"/>')
+        return xml_response(f'<{plural} total="{total}"/>')
     out = [f'<{plural} total="{total}">']
     for rec in recs:
         _xml_rec(singular, rec, out)
     out.append(f"</{plural}>")
-    return _xml_response("".join(out))
+    return xml_response("".join(out))
 
 
 def _single(request: Request, tag: str, rec: Rec, status: int = 200) -> Response:
@@ -200,7 +174,7 @@ def _single(request: Request, tag: str, rec: Rec, status: int = 200) -> Response
         return _json_response(_json_obj(rec), status)
     out: list[str] = []
     _xml_rec(tag, rec, out)
-    return _xml_response("".join(out), status)
+    return xml_response("".join(out), status)
 
 
 def _b(value: bool) -> str:
@@ -221,21 +195,6 @@ def _params(request: Request) -> dict[str, str]:
     for key, value in request.query_params.multi_items():
         out.setdefault(key.lower(), value)
     return out
-
-
-class _StripTrailingSlash:
-    """``/vmrest/users/`` is ``/vmrest/users`` (no redirect: API clients do not follow them)."""
-
-    def __init__(self, app: Any) -> None:
-        self.app = app
-
-    async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
-        if scope["type"] == "http":
-            path = scope["path"]
-            if len(path) > 1 and path.endswith("/"):
-                scope = dict(scope, path=path.rstrip("/") or "/")
-                scope["raw_path"] = scope["path"].encode()
-        await self.app(scope, receive, send)
 
 
 # -- CUPI resources --------------------------------------------------------------------------------------
@@ -280,7 +239,6 @@ def create_app(ctx: LabContext) -> Starlette:
     """The Unity Connection app."""
     org = ctx.org
     issuer = ctx.issuers["unity"]
-    pending: dict[str, tuple[dict[str, str], float]] = {}  # SSO transaction → (authorize params, expiry)
     usn: dict[int, int] = {}  # user index → mailbox update sequence number
     cache: dict[Any, Any] = {}  # sorted views and other derived, immutable lists
 
@@ -549,61 +507,6 @@ def create_app(ctx: LabContext) -> Starlette:
             start = (page - 1) * rows
             recs = [res.record(r) for r in view[start:start + rows]] if start < total else []
         return _collection(request, res.plural, res.singular, total, recs)
-
-    # -- SSO --------------------------------------------------------------------------------------------
-    def invalid_request() -> Response:
-        return Response(INVALID_REQUEST_BODY, status_code=400, media_type="application/json;charset=UTF-8",
-                        headers={"Cache-Control": "no-store"})
-
-    async def authorize(request: Request) -> Response:
-        items = request.query_params.multi_items()
-        names = [k for k, _ in items]
-        if len(names) != len(set(names)):
-            return invalid_request()
-        p = dict(items)
-        if (p.get("client_id") not in (CUCM_CLIENT_ID, JABBER_CLIENT_ID) or p.get("response_type") != "token"
-                or p.get("scope") != SSO_SCOPE
-                or p.get("redirect_uri") not in ctx.registered_redirect_uris()):
-            return invalid_request()
-        now = time.time()
-        for stale in [k for k, (_, exp) in pending.items() if exp < now]:
-            pending.pop(stale, None)
-        txn = secrets.token_urlsafe(16)
-        keep = {k: p[k] for k in ("client_id", "scope", "redirect_uri", "state") if k in p}
-        pending[txn] = (keep, now + TXN_TTL)
-        return RedirectResponse(ctx.idp_login_url(sp="unity", relay_state=txn), status_code=302,
-                                headers={"Cache-Control": "no-store"})
-
-    def sso_page(title: str, text: str, status: int) -> HTMLResponse:
-        return HTMLResponse(f"<!doctype html><html><head><meta charset=utf-8>"
-                            f"<title>{xml_escape(title)}</title></head><body><h1>{xml_escape(title)}</h1>"
-                            f"<p>{xml_escape(text)}</p></body></html>",
-                            status_code=status, headers={"Cache-Control": "no-store"})
-
-    async def acs(request: Request) -> Response:
-        relay = request.query_params.get("RelayState", "")
-        entry = pending.pop(relay, None)
-        if entry is None or entry[1] < time.time():
-            return sso_page("Sign-in failed", "Unknown or expired sign-in request. Start again from the "
-                            "application.", 400)
-        params = entry[0]
-        name = ctx.verify_assertion(request.query_params.get("SAMLResponse"), audience="unity")
-        user = org.user_by_name(name) if name else None
-        if user is None:
-            return sso_page("Sign-in failed", "The identity provider's assertion is invalid for Unity "
-                            "Connection.", 403)
-        grant = issuer.issue(user.username, client_id=params["client_id"], scope=params["scope"])
-        fragment = f"access_token={grant.access_token}&token_type=Bearer&expires_in={grant.expires_in}"
-        if params.get("state"):
-            fragment += "&state=" + quote(params["state"], safe="")
-        parts = urlsplit(params["redirect_uri"])
-        target = urlunsplit((parts.scheme, parts.netloc, parts.path, parts.query, fragment))
-        return RedirectResponse(target, status_code=302, headers={"Cache-Control": "no-store"})
-
-    async def single_sign_on(request: Request) -> Response:
-        body = ('<Response><SingleSignOn><Status enabled="true"/><Protocol>SAML</Protocol>'
-                '<OAuthRefreshLogin enabled="false"/></SingleSignOn></Response>')
-        return _xml_response(body, headers={"Access-Control-Allow-Origin": "*"})
 
     # -- /vmrest ----------------------------------------------------------------------------------------
     async def version(request: Request) -> Response:
@@ -892,7 +795,7 @@ def create_app(ctx: LabContext) -> Starlette:
         if "read" in changes:
             m["Read"] = changes["read"]
         if "subject" in changes:
-            m["Subject"] = _xml_safe(changes["subject"])[:255]
+            m["Subject"] = xml_safe(changes["subject"])[:255]
         if changes:
             bump(owner)
         return Response(status_code=204)
@@ -926,9 +829,7 @@ def create_app(ctx: LabContext) -> Starlette:
         return _error(request, 500, "Internal error")
 
     routes = [
-        Route("/ssosp/oauth/authorize", authorize, methods=["GET"]),
-        Route(ACS_PATH, acs, methods=["GET"]),
-        Route("/ssosp/ws/public/singleSignOn", single_sign_on, methods=["GET"]),
+        *sso_routes(ctx, "unity"),
         Route("/vmrest/version", version, methods=["GET"]),
         Route("/vmrest/users", users, methods=["GET"]),
         Route("/vmrest/users/{objectid}", user_one, methods=["GET"]),
@@ -947,5 +848,5 @@ def create_app(ctx: LabContext) -> Starlette:
         Route("/vmrest/messages/{msgid}", message, methods=["GET", "PUT", "DELETE"]),
         Route("/vmrest/messages/{msgid}/attachments/{n}", attachment, methods=["GET"]),
     ]
-    return Starlette(routes=routes, middleware=[Middleware(_StripTrailingSlash)],
+    return Starlette(routes=routes, middleware=[Middleware(StripTrailingSlash)],
                      exception_handlers={HTTPException: http_error, Exception: server_error})
