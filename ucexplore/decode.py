@@ -284,6 +284,14 @@ def parse_xml(body: bytes, *, url: str | None = None, content_type: str | None =
         )
     try:
         return _et().fromstring(body)
+    except (LookupError, ValueError) as exc:  # an encoding= Python does not know, or cannot use
+        raise ParseError(
+            f"the XML body cannot be read ({type(exc).__name__}: {exc})",
+            excerpt=_excerpt(body),
+            url=url,
+            content_type=content_type,
+            hint=_MALFORMED_HINT,
+        ) from None
     except _et().ParseError as exc:
         text = str(exc)
         truncated = text.startswith(_TRUNCATED_XML)
@@ -299,6 +307,37 @@ def parse_xml(body: bytes, *, url: str | None = None, content_type: str | None =
         raise err from None
 
 
+#: what is left after a JSON error position when the body was cut inside a number
+_JSON_PARTIAL_NUMBER = re.compile(r"-?\d*(?:\.\d*)?(?:[eE][+-]?\d*)?\Z")
+#: the literals a body may be cut inside (Python's json also reads NaN and Infinity)
+_JSON_LITERALS = ("null", "true", "false", "NaN", "Infinity", "-Infinity")
+
+
+def _json_partial_tail(tail: str) -> bool:
+    """True when ``tail`` (what follows a JSON error position) is the start of a literal or a number."""
+    t = tail.strip()
+    return _JSON_PARTIAL_NUMBER.match(t) is not None or any(w.startswith(t) for w in _JSON_LITERALS)
+
+
+def _json_truncated(body: bytes, exc: ValueError) -> bool:
+    """Whether a JSON error means the body was cut off (worth another try) rather than malformed."""
+    if isinstance(exc, UnicodeDecodeError):  # cut inside a multi-byte character
+        return exc.reason == "unexpected end of data" or exc.end >= len(body.rstrip())
+    doc = getattr(exc, "doc", None)
+    text = doc if isinstance(doc, str) else body.decode("utf-8", "replace")
+    pos = getattr(exc, "pos", None)
+    if not isinstance(pos, int) or pos < 0:
+        return False
+    msg = str(exc)
+    stripped = len(text.rstrip())  # positions count characters of the decoded text, not bytes
+    return (
+        pos >= stripped - 1
+        or "Unterminated string" in msg
+        or ("escape" in msg and pos >= stripped - 6)  # cut inside a \uXXXX escape
+        or (text.lstrip()[:1] in ("{", "[") and _json_partial_tail(text[pos:]))
+    )
+
+
 def parse_json(body: bytes, *, url: str | None = None, content_type: str | None = None) -> Any:
     """Parse JSON; a truncated or malformed body raises :class:`ParseError` with a short excerpt.
 
@@ -309,10 +348,16 @@ def parse_json(body: bytes, *, url: str | None = None, content_type: str | None 
     """
     try:
         return _json.loads(body)
+    except RecursionError:
+        raise ParseError(
+            "the JSON body is nested too deeply to decode",
+            excerpt=_excerpt(body, 80),
+            url=url,
+            content_type=content_type,
+            hint="check the URL, or report the excerpt",
+        ) from None
     except (ValueError, UnicodeDecodeError) as exc:
-        stripped = len(body.rstrip())
-        pos = getattr(exc, "pos", -1)
-        truncated = pos >= stripped - 1 or "Unterminated string" in str(exc)
+        truncated = _json_truncated(body, exc)
         err = ParseError(
             f"the JSON body is {'incomplete' if truncated else 'malformed'} ({exc})",
             excerpt=_excerpt(body),
@@ -757,14 +802,23 @@ def decode_body(
         raise _html_error(
             body, url=url, service=service, sign_in_hint=sign_in_hint, content_type=content_type
         )
-    if kind == "xml":
-        with _gc_paused():
-            records, meta = _xml_records(
-                parse_xml(body, url=url, content_type=content_type), spec, url, service
-            )
-    elif kind == "json":
-        with _gc_paused():
-            records, meta = _json_records(parse_json(body, url=url, content_type=content_type), spec)
+    if kind in ("xml", "json"):
+        try:
+            with _gc_paused():
+                if kind == "xml":
+                    records, meta = _xml_records(
+                        parse_xml(body, url=url, content_type=content_type), spec, url, service
+                    )
+                else:
+                    records, meta = _json_records(parse_json(body, url=url, content_type=content_type), spec)
+        except RecursionError:
+            raise ParseError(
+                f"the {kind.upper()} body is nested too deeply to decode",
+                excerpt=_excerpt(body, 80),
+                url=url,
+                content_type=content_type,
+                hint=_MALFORMED_HINT if kind == "xml" else "check the URL, or report the excerpt",
+            ) from None
     else:
         raise ParseError(
             "expected XML or JSON",
@@ -915,7 +969,7 @@ def _json_error_fields(body: bytes) -> dict[str, Any]:
     text = body[:65536].decode("utf-8", "replace")
     try:
         obj = _json.loads(text)
-    except ValueError:
+    except (ValueError, RecursionError):
         obj = None
     if not isinstance(obj, dict):
         # CUCM SSO's quasi-JSON: {"error":INVALID_REQUEST,"error_description":"…"}

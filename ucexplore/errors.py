@@ -151,13 +151,24 @@ class ApiError(UcError):
         self.tracking_id = tracking_id
         self.service = service
         self.url = redact(url) if url else None
-        self.details = details
+        self.details = _redact_any(details)
         parts = [message]
         if status is not None:
             parts.insert(0, f"[{status}]")
         if tracking_id:
             parts.append(f"[Tracking ID: {tracking_id}]")
         super().__init__(" ".join(parts), hint=hint)
+
+
+def _redact_any(value: Any) -> Any:
+    """``value`` with every string in it redacted (the server's error details may echo a credential)."""
+    if isinstance(value, str):
+        return redact(value)
+    if isinstance(value, dict):
+        return {k: _redact_any(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return type(value)(_redact_any(v) for v in value)
+    return value
 
 
 class RateLimited(ApiError):

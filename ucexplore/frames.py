@@ -168,9 +168,32 @@ def _blank_mask(s: pd.Series) -> pd.Series:
     return s.isna() | (s.astype(object) == "")
 
 
+def _plain_ints(values: list[Any]) -> list[int | None] | None:
+    """The values as Python ints (None for blanks) when every one is plainly a whole number: an int, or ASCII
+    digits with an optional sign; else None (the general path below decides)."""
+    out: list[int | None] = []
+    for v in values:
+        cls = v.__class__
+        if v is None or v == "":
+            out.append(None)
+        elif cls is int:
+            out.append(v)
+        elif cls is str and v.isascii() and (v[1:] if v[0] in "+-" else v).isdigit():
+            out.append(int(v))
+        else:
+            return None
+    if any(i is not None and not -(2**63) <= i < 2**63 for i in out):
+        return None  # beyond Int64: the general path decides
+    return out
+
+
 def _as_number(values: list[Any], name: str, integer: bool) -> Any:
     import pandas as pd
 
+    if integer:  # fast path (no pandas round trips): most integer columns are plain digits
+        ints = _plain_ints(values)
+        if ints is not None:
+            return pd.array(ints, dtype="Int64")
     s = pd.Series(values, dtype=object)
     blank = _blank_mask(s)
     num = pd.to_numeric(s.where(~blank, None), errors="coerce")
@@ -189,7 +212,13 @@ def _as_number(values: list[Any], name: str, integer: bool) -> Any:
     if len(whole) and not (whole % 1 == 0).all():
         log.warning("column %s: not whole numbers; kept as float", name)
         return num.astype("float64").array
-    return num.astype("Int64").array
+    try:
+        if len(whole) and (whole.abs() >= 2**63).any():
+            raise OverflowError
+        return num.astype("Int64").array
+    except (TypeError, ValueError, OverflowError):  # beyond 64 bits
+        log.warning("column %s: numbers too large for Int64; kept as float", name)
+        return num.astype("float64").array
 
 
 def _as_datetime(values: list[Any], name: str, spec: Timestamp, tz: Any, zones: list[Any] | None) -> Any:
@@ -283,8 +312,13 @@ def coerce_values(
     out: Any = None
     if kind is None:
         if infer_bool:
+            first = next((v for v in values if v is not None and v != ""), None)
+            try:  # the first value settles most columns at once (a user name is no boolean)
+                plausible = first is None or first in _BOOL
+            except TypeError:  # unhashable (a list)
+                plausible = False
             try:
-                distinct = set(values)
+                distinct = set(values) if plausible else None
             except TypeError:
                 distinct = None
             if (
@@ -308,8 +342,19 @@ def coerce_values(
     elif kind == "str":
         return values
     elif isinstance(kind, Timestamp):
-        out = _as_datetime(values, name, kind, tz, zones)
+        try:
+            out = _as_datetime(values, name, kind, tz, zones)
+        except (ValueError, TypeError, OverflowError) as exc:  # e.g. a number far outside the datetime range
+            if _is_zone_error(exc):
+                raise
+            log.warning("column %s: values do not convert to timestamps (%s); kept as text", name,
+                        type(exc).__name__)
     return values if out is None else out
+
+
+def _is_zone_error(exc: BaseException) -> bool:
+    """A zone the caller named that does not exist is the caller's to fix (parse_tz's ValueError)."""
+    return isinstance(exc, ValueError) and str(exc).startswith("unknown time zone")
 
 
 # -- frames --------------------------------------------------------------------------------------------------

@@ -18,6 +18,7 @@ Example::
 
 from __future__ import annotations
 
+import logging
 import re
 import threading
 from typing import Any, Iterable
@@ -131,3 +132,26 @@ def redact_params(params: dict[str, Any] | Iterable[tuple[str, Any]] | None) -> 
     for key, value in items:
         out[key] = MASK if str(key).lower() in lowered else (redact(value) if isinstance(value, str) else value)
     return out
+
+
+class _RedactingFilter(logging.Filter):
+    """Redacts the records of httpx's and httpcore's own loggers: at DEBUG httpcore logs response headers (the
+    ``Location: …#access_token=…`` of a sign-in redirect), and httpx logs every URL at INFO. Records are only
+    built when those loggers are enabled, so this costs nothing otherwise."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        try:
+            text = record.getMessage()
+        except Exception:  # noqa: BLE001 - a malformed record is left to logging's own error handling
+            return True
+        clean = redact(text)
+        if clean != text:
+            record.msg, record.args = clean, None
+        return True
+
+
+#: the third-party loggers that may carry a URL or a header (filters attach to the logger that logs)
+HTTP_LOGGERS = ("httpx", "httpcore.connection", "httpcore.http11", "httpcore.http2", "httpcore.proxy")
+_LOG_FILTER = _RedactingFilter()
+for _name in HTTP_LOGGERS:
+    logging.getLogger(_name).addFilter(_LOG_FILTER)

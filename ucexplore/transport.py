@@ -401,6 +401,21 @@ def _cache_missing_sniffio() -> None:
         sys.modules["sniffio"] = None  # type: ignore[assignment]
 
 
+_default_ssl: ssl.SSLContext | None = None
+_default_ssl_lock = threading.Lock()
+
+
+def _default_ssl_context() -> ssl.SSLContext:
+    """The verifying SSL context for ``verify=True``, made once per process and shared by every client
+    (loading the CA bundle costs ~45 ms: paid once, not by every client a notebook creates)."""
+    global _default_ssl
+    if _default_ssl is None:
+        with _default_ssl_lock:
+            if _default_ssl is None:
+                _default_ssl = httpx.create_ssl_context(verify=True)
+    return _default_ssl
+
+
 # ============================================================================================================
 # the transport
 # ============================================================================================================
@@ -522,7 +537,7 @@ class Transport:
             elif isinstance(v, ssl.SSLContext):
                 self._ssl = v
             elif v is True:
-                self._ssl = httpx.create_ssl_context(verify=True)
+                self._ssl = _default_ssl_context()
             else:
                 path = os.fspath(v)
                 try:

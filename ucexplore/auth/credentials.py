@@ -8,7 +8,7 @@ Example::
 
     >>> creds = resolve_auth(("jdoe", "pa55word"))
     >>> creds.kind, creds.describe()
-    ('basic', 'HTTP Basic as jdoe')
+    ('basic', 'jdoe (HTTP Basic)')
 """
 
 from __future__ import annotations
@@ -103,7 +103,7 @@ class BasicCredentials(Credentials):
         return {"user": self._user, "password": self._password}
 
     def describe(self) -> str:
-        return f"HTTP Basic as {self._user}"
+        return f"{self._user} (HTTP Basic)"
 
     @property
     def user(self) -> str | None:

@@ -226,8 +226,9 @@ class Lab:
         a, ap = self.admin
         lines = ["ucexplore lab is running:"]
         lines += [f"  {k:<10} {v}" for k, v in self.ctx.urls.items()]
+        if "webex" in self.ctx.urls:  # `--products` may leave Webex out
+            lines.append(f"  Webex REST base   {self.ctx.urls['webex']}/v1")
         lines += [
-            f"  Webex REST base   {self.ctx.urls['webex']}/v1",
             f"  redirect_uri      {self.redirect_uri}",
             f"  demo user         {u} / {p}   (Finesse agent {self.demo_agent_id})",
             f"  admin             {a} / {ap}",

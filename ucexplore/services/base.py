@@ -710,7 +710,7 @@ class Service:
         ...     things = Fetch("/things", item="thing")
         >>> d = Demo("https://demo.example.com", auth=("jdoe", "pa55word"))
         >>> d
-        <Demo https://demo.example.com as Basic jdoe>
+        <Demo https://demo.example.com as jdoe (HTTP Basic)>
     """
 
     #: short product name used in provenance ("uds", "unity", "finesse", "webex", "webex_xml", "webdialer")
@@ -887,6 +887,7 @@ class Service:
         started = time.monotonic()
         hint = self.sign_in_hint()
         pages = 0
+        arrived: list[tuple[Mapping[str, Any] | None, list[dict[str, Any]]]] = []  # every page that came in
 
         async def fetch_page(paging: Mapping[str, Any] | None, url: str | None = None) -> Page:
             nonlocal pages
@@ -907,6 +908,8 @@ class Service:
             )
             pages += 1
             assert page is not None
+            if not fetch.one:
+                arrived.append((paging, page[0]))
             return page
 
         if limit == 0 and not fetch.one:
@@ -920,7 +923,12 @@ class Service:
                 show = self._transport.progress and (total is None or total > PROGRESS_MIN_PAGES)
                 return Progress(show, total=total, desc=desc)
 
-            records, meta = await paging.collect(fetch_page, params=query, limit=limit, progress=progress)
+            try:
+                records, meta = await paging.collect(fetch_page, params=query, limit=limit, progress=progress)
+            except UcError as exc:
+                if arrived:  # a later page failed (e.g. an implicit-grant token ran out): keep the rows
+                    self._keep_partial(exc, fetch, arrived, limit, raw, path, query)
+                raise
             if fetch.id and getattr(paging, "id", None) != fetch.id:
                 records = _dedupe(records, fetch.id)
         prov = make_provenance(
@@ -946,6 +954,43 @@ class Service:
         return to_frame(
             records, columns=fetch.columns, dtypes=fetch.dtypes, provenance=prov, tz=self.timezone
         )
+
+    def _keep_partial(
+        self,
+        exc: UcError,
+        fetch: Fetch,
+        arrived: list[tuple[Mapping[str, Any] | None, list[dict[str, Any]]]],
+        limit: int | None,
+        raw: bool,
+        path: str,
+        query: Mapping[str, Any],
+    ) -> None:
+        """Attach the rows of the pages that arrived before ``exc`` as ``exc.partial`` (a DataFrame, or the
+        records with ``raw=True``), in page order without duplicates, and say so in the message."""
+        if getattr(exc, "partial", None) is not None:
+            return
+
+        def order(item: tuple[int, tuple[Mapping[str, Any] | None, list[dict[str, Any]]]]) -> tuple[Any, ...]:
+            seq, (paging, _) = item
+            numbers = tuple(v for v in (paging or {}).values() if v.__class__ is int)  # start, page number
+            return (*numbers, seq)
+
+        rows = [r for _, (_, page) in sorted(enumerate(arrived), key=order) for r in page]
+        rows = _dedupe(rows, fetch.id or getattr(fetch.paging, "id", None))
+        if limit is not None:
+            rows = rows[:limit]
+        partial: Any = rows
+        if not raw:
+            prov = make_provenance(service=self.product or self.label.lower(), host=self.host, path=path,
+                                   params=query, rows=len(rows), auth=self.auth_description, partial=True)
+            partial = to_frame(rows, columns=fetch.columns, dtypes=fetch.dtypes, provenance=prov,
+                               tz=self.timezone)
+        exc.partial = partial  # type: ignore[attr-defined]
+        exc.rows_fetched = len(rows)  # type: ignore[attr-defined]
+        if exc.args:
+            note = (f"the {len(rows):,} rows fetched before this error are kept in err.partial; "
+                    "run the call again to get every row")
+            exc.args = (f"{exc.args[0]}\n→ {note}", *exc.args[1:])
 
     # -- life cycle --------------------------------------------------------------------------------------
     def close(self) -> None:

@@ -89,7 +89,7 @@ class UDS(Service):
 
         >>> uds = UDS("https://cucm.example.com:8443", auth=("jkam", "pa55word"))
         >>> uds
-        <UDS https://cucm.example.com:8443 as Basic jkam>
+        <UDS https://cucm.example.com:8443 as jkam (HTTP Basic)>
     """
 
     product = "uds"

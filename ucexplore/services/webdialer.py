@@ -204,7 +204,7 @@ class WebDialer(Service):
 
         >>> wd = WebDialer("https://cucm.example.com:8443", auth=("jkam", "pa55word"))
         >>> wd
-        <WebDialer https://cucm.example.com:8443 as Basic jkam>
+        <WebDialer https://cucm.example.com:8443 as jkam (HTTP Basic)>
     """
 
     product = "webdialer"
