@@ -42,3 +42,15 @@ def sign_in(lab):
     yield _sign_in
     for person in people.values():
         person.close()
+
+
+@pytest.fixture
+def sent(monkeypatch):
+    """Every message the kernel sends to the front end while the test runs (widget tests, no kernel)."""
+    import comm
+
+    from widget_doubles import RecordingComm
+
+    messages: list = []
+    monkeypatch.setattr(comm, "create_comm", lambda *a, **kw: RecordingComm(messages, **kw))
+    return messages

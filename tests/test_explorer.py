@@ -9,11 +9,9 @@ from __future__ import annotations
 import asyncio
 import csv
 import json
-import uuid
 from datetime import UTC, date, datetime
 from typing import Any
 
-import comm
 import httpx
 import ipywidgets
 import openpyxl
@@ -24,6 +22,7 @@ import ucexplore as ux
 from ucexplore.services import Fetch, NoPaging, Service
 from ucexplore.widgets import Explorer, explore
 from ucexplore.widgets.explorer import ENUMERATIONS, forget, size_guard
+from widget_doubles import browser_clicks, browser_sets
 
 REQUIRED_CLASSES = {
     "ucx-explorer",
@@ -39,53 +38,6 @@ PNG = b"\x89PNG\r\n\x1a\n"
 
 
 # -- helpers ------------------------------------------------------------------------------------------------
-class RecordingComm:
-    """Stands in for the kernel comm: keeps everything the kernel would send to the browser."""
-
-    def __init__(self, sent: list[Any], **kw: Any) -> None:
-        self.comm_id = kw.get("comm_id") or uuid.uuid4().hex
-        self.kernel = object()
-        self._sent = sent
-        sent.append(("open", kw.get("data")))
-
-    def open(self, *a: Any, **kw: Any) -> None:
-        pass
-
-    def on_msg(self, callback: Any) -> None:
-        pass
-
-    def on_close(self, callback: Any) -> None:
-        pass
-
-    def send(self, data: Any = None, metadata: Any = None, buffers: Any = None) -> None:
-        self._sent.append(("send", data))
-
-    def close(self, *a: Any, **kw: Any) -> None:
-        self._sent.append(("close", None))
-
-
-@pytest.fixture
-def sent(monkeypatch: pytest.MonkeyPatch) -> list[Any]:
-    """Every message the kernel sends to the front end while the test runs."""
-    messages: list[Any] = []
-    monkeypatch.setattr(comm, "create_comm", lambda *a, **kw: RecordingComm(messages, **kw))
-    return messages
-
-
-def browser_sets(widget: ipywidgets.Widget, **state: Any) -> None:
-    """What the browser sends when a person changes a control."""
-    widget._handle_msg(
-        {"content": {"data": {"method": "update", "state": state, "buffer_paths": []}}, "buffers": []}
-    )
-
-
-def browser_clicks(button: ipywidgets.Button) -> None:
-    """What the browser sends when a person clicks a button."""
-    button._handle_msg(
-        {"content": {"data": {"method": "custom", "content": {"event": "click"}}}, "buffers": []}
-    )
-
-
 def option_value(dropdown: ipywidgets.Dropdown, value: Any) -> int:
     """The option index the browser sends for ``value`` (a Dropdown syncs ``index``)."""
     return [v for _, v in dropdown.options].index(value)

@@ -18,14 +18,14 @@ import uuid
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-import comm
 import ipywidgets
 import pytest
 
 import ucexplore as ux
 from ucexplore.auth.token import Token
 from ucexplore.errors import NotSignedIn, SSOError
-from ucexplore.widgets import LoginWidget, SessionsBar, login, register_flow, registered_flows, sessions
+from ucexplore.widgets import LoginWidget, login, register_flow, registered_flows, sessions
+from widget_doubles import browser_clicks, browser_sets
 login_module = importlib.import_module("ucexplore.widgets.login")  # (the package attribute is the function)
 
 CLASSES = ("ucx-login", "ucx-login-open", "ucx-login-paste", "ucx-login-submit", "ucx-login-signout",
@@ -37,51 +37,6 @@ CB = "https://app.example.com/cb"
 
 
 # -- helpers ------------------------------------------------------------------------------------------------
-class RecordingComm:
-    """Stands in for the kernel comm: keeps everything the kernel would send to the browser."""
-
-    def __init__(self, sent: list[Any], **kw: Any) -> None:
-        self.comm_id = kw.get("comm_id") or uuid.uuid4().hex
-        self.kernel = object()  # ipywidgets only sends when the comm has a kernel
-        self._sent = sent
-        sent.append(("open", kw.get("data")))
-
-    def open(self, *a: Any, **kw: Any) -> None:
-        pass
-
-    def on_msg(self, callback: Any) -> None:
-        pass
-
-    def on_close(self, callback: Any) -> None:
-        pass
-
-    def send(self, data: Any = None, metadata: Any = None, buffers: Any = None) -> None:
-        self._sent.append(("send", data))
-
-    def close(self, *a: Any, **kw: Any) -> None:
-        self._sent.append(("close", None))
-
-
-@pytest.fixture
-def sent(monkeypatch: pytest.MonkeyPatch) -> list[Any]:
-    """Every message the kernel sends to the front end while the test runs."""
-    messages: list[Any] = []
-    monkeypatch.setattr(comm, "create_comm", lambda *a, **kw: RecordingComm(messages, **kw))
-    return messages
-
-
-def browser_sets(widget: ipywidgets.Widget, **state: Any) -> None:
-    """What the browser sends when a person changes a control."""
-    widget._handle_msg({"content": {"data": {"method": "update", "state": state, "buffer_paths": []}},
-                        "buffers": []})
-
-
-def browser_clicks(button: ipywidgets.Button) -> None:
-    """What the browser sends when a person clicks a button (Button._handle_button_msg)."""
-    button._handle_msg({"content": {"data": {"method": "custom", "content": {"event": "click"}}},
-                        "buffers": []})
-
-
 def cucm_paste(token: str = "MjpkZTkxYjNmYS0wYzU2LTQxMDMtOWQ3YS0xNmNh", state: str | None = None) -> str:
     return f"{CB}#access_token={token}&token_type=Bearer&expires_in=3600" + (f"&state={state}" if state else "")
 
