@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import ssl
 
 import httpx
@@ -27,11 +28,13 @@ def test_login_form_then_sso_cookie(idp_lab):
     with httpx.Client() as browser:
         page = browser.get(f"{idp}/idp/sso", params={"sp": "cucm", "RelayState": "t1"})
         assert page.status_code == 200 and "id=ucx-idp-login" in page.text
+        csrf = re.search(r"<input type=hidden name=csrf_token value='([^']+)'>", page.text).group(1)
         bad = browser.post(f"{idp}/idp/sso", data={"sp": "cucm", "RelayState": "t1", "username": user,
-                                                    "password": "wrong"})
+                                                    "password": "wrong", "csrf_token": csrf})
         assert bad.status_code == 200 and "Incorrect user name or password" in bad.text
+        csrf = re.search(r"<input type=hidden name=csrf_token value='([^']+)'>", bad.text).group(1)
         ok = browser.post(f"{idp}/idp/sso", data={"sp": "cucm", "RelayState": "t1", "username": user,
-                                                   "password": password})
+                                                   "password": password, "csrf_token": csrf})
         assert ok.status_code == 302
         location = ok.headers["location"]
         assert location.startswith("http://127.0.0.1:9/ssosp/saml/SSO/alias/") and "RelayState=t1" in location

@@ -32,12 +32,15 @@ class Faults:
     rate_503: float = 0.0  #: share answered 503
     retry_after: float = 1.0  #: the Retry-After value sent with 429/503 (seconds)
     truncate_rate: float = 0.0  #: share of 200 bodies cut short (Content-Length matches the cut body)
+    #: answer this many API requests, then stop answering (a SIGSTOPped server, a dead VPN: connections are
+    #: accepted, nothing comes back) until the faults change; 0 freezes at once, None never
+    freeze_after: int | None = None
 
     @property
     def active(self) -> bool:
         """True when any fault or latency is configured."""
         return any((self.latency_ms, self.jitter_ms, self.spike_rate, self.rate_429, self.rate_503,
-                    self.truncate_rate))
+                    self.truncate_rate)) or self.freeze_after is not None
 
 
 @dataclass(frozen=True)

@@ -2,6 +2,8 @@
 
 Faults apply only to a product's API paths, never to its sign-in pages, and can be changed while the lab
 runs (``lab.set_faults("webex", Faults(rate_429=0.1))``). Each product renders its own error body.
+``freeze_after=N`` answers N requests and then holds every request without a byte of answer until the faults
+change, which is what a client sees of a frozen server.
 """
 
 from __future__ import annotations
@@ -27,10 +29,12 @@ class FaultCounters:
         self.busy = 0
         self.truncated = 0
         self.delayed = 0
+        self.frozen = 0
 
     def as_dict(self) -> dict[str, int]:
         """The counters as a dict."""
-        return {"429": self.too_many, "503": self.busy, "truncated": self.truncated, "delayed": self.delayed}
+        return {"429": self.too_many, "503": self.busy, "truncated": self.truncated, "delayed": self.delayed,
+                "frozen": self.frozen}
 
 
 class FaultMiddleware:
@@ -44,6 +48,20 @@ class FaultMiddleware:
         self.render = render
         self.rng = random.Random(f"faults:{seed}")
         self.counters = FaultCounters()
+        self._freeze_of: object = None  # the Faults whose freeze_after is being counted
+        self._answered = 0
+
+    async def _hold_while_frozen(self, faults: Any) -> bool:
+        """Hold a request while ``faults`` freeze this product; True when it was held."""
+        if faults is not self._freeze_of:
+            self._freeze_of, self._answered = faults, 0
+        if self._answered < faults.freeze_after:
+            self._answered += 1
+            return False
+        self.counters.frozen += 1
+        while self.get_faults() is faults:
+            await asyncio.sleep(0.05)
+        return True
 
     async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
         if scope["type"] != "http" or not scope["path"].startswith(self.api_prefixes):
@@ -52,6 +70,9 @@ class FaultMiddleware:
         faults = self.get_faults()
         if not faults.active:
             await self.app(scope, receive, send)
+            return
+        if faults.freeze_after is not None and await self._hold_while_frozen(faults):
+            await self.app(scope, receive, send)  # thawed: answer (the client has most likely given up)
             return
         delay = faults.latency_ms + (self.rng.random() * faults.jitter_ms if faults.jitter_ms else 0.0)
         if faults.spike_rate and self.rng.random() < faults.spike_rate:

@@ -1,8 +1,10 @@
 """A scripted person with a browser: follows the sign-in hops through the lab IdP's form, as a person would.
 
-It fetches the sign-in page, follows redirects, fills and posts the IdP login form, follows the SAML hop
-back to the product, and returns what the browser lands on: the redirected URL (token in the fragment, or
-``code``/``state`` in the query) or, for Finesse, the JSON body. One :class:`Person` keeps its cookies, so a
+It fetches the sign-in page, follows redirects, fills and posts the IdP login form (with every hidden field
+of the form, the ``csrf_token`` among them, the cookie the form page set, and the ``Origin`` of the page,
+as a browser posts a same-origin form), follows the SAML hop back to the product, and returns what the
+browser lands on: the redirected URL (token in the fragment, or ``code``/``state`` in the query) or, for
+Finesse, the JSON body. One :class:`Person` keeps its cookies, so a
 second product signs in without the form: single sign-on.
 
 Example::
@@ -62,8 +64,13 @@ class Person:
                 fields = {k: html.unescape(v) for k, v in _HIDDEN.findall(form.group(2))}
                 fields.update(username=self.username, password=self._password)
                 self.forms_filled += 1
-                response = self.client.post(urljoin(str(response.url), form.group(1)), data=fields)
+                page = urlsplit(str(response.url))
+                response = self.client.post(urljoin(str(response.url), form.group(1)), data=fields,
+                                            headers={"Origin": f"{page.scheme}://{page.netloc}"})
                 continue
+            err = _ERROR.search(response.text) if "html" in ctype else None
+            if response.status_code == 403 and err is not None:
+                raise LabSignInError(f"the IdP refused the sign-in form: {html.unescape(err.group(1))}")
             raise LabSignInError(f"unexpected page during sign-in: HTTP {response.status_code} at "
                                  f"{urlsplit(str(response.url)).path}: {response.text[:200]!r}")
         raise LabSignInError("too many redirects during sign-in")

@@ -114,6 +114,9 @@ class Lab:
         })
         if self.ca_path:
             env["UCX_CA_PATH"] = self.ca_path
+        elif self.config.host not in ("127.0.0.1", "::1", "localhost"):
+            # a room's lab over plain http: the clients refuse credentials to such a host without this opt-in
+            env["UCX_ALLOW_INSECURE_HTTP"] = "1"
         return env
 
     # -- faults -----------------------------------------------------------------------------------

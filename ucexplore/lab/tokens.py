@@ -37,6 +37,14 @@ class Grant:
     scope: str | None = None
     revoked: bool = False
 
+    def allows(self, accepted: "set[str] | frozenset[str]") -> bool:
+        """True when the grant may be used where any scope of ``accepted`` is needed.
+
+        The lab's one scope rule (Webex REST and the XML API): a grant issued without scopes (tests, personal
+        tokens) passes; a grant with scopes needs at least one of ``accepted``.
+        """
+        return self.scope is None or bool(set(self.scope.split()) & set(accepted))
+
     @property
     def expires_in(self) -> int:
         """Seconds left, never negative."""

@@ -329,7 +329,7 @@ def create_app(ctx: LabContext) -> Starlette:
         user = org.user_by_name(grant.subject)
         if user is None and grant.subject != cfg.admin_user:
             raise ApiError(401, _HTTP_MESSAGES[401])
-        if grant.scope is not None and not (set(grant.scope.split()) & _NEEDS[family]):
+        if not grant.allows(_NEEDS[family]):
             raise ApiError(403, "The access token does not have the scope this request needs "
                                 f"({' or '.join(sorted(_NEEDS[family]))}).")
         return grant, user

@@ -7,8 +7,9 @@ Every answer to a posted document is **HTTP 200**: failures are ``serv:result`` 
 Requests served:
 
 * ``java:com.webex.service.binding.user.AuthenticateUser`` — ``<accessToken>`` (a Webex REST token of the
-  same user; a token with scopes needs ``spark:all``) or, with an empty body, the ``password`` of the
-  security context → ``use:sessionTicket``, ``use:createTime`` (epoch ms), ``use:timeToLive`` (seconds).
+  same user; a token with scopes needs ``spark:all``, else FAILURE ``000001``) or, with an empty body, the
+  ``password`` of the security context → ``use:sessionTicket``, ``use:createTime`` (epoch ms),
+  ``use:timeToLive`` (seconds).
 * ``java:com.webex.service.binding.meeting.LstsummaryMeeting`` — ``listControl`` (``startFrom`` 1-based,
   ``maximumNum`` default 10, clamped to ``LabConfig.xml_api_max_page``, ``listMethod`` AND|OR),
   ``order`` (``orderBy`` STARTTIME|HOSTWEBEXID|CONFNAME|MEETINGKEY, ``orderAD`` ASC|DESC, repeatable; default
@@ -16,7 +17,8 @@ Requests served:
   ``meetingKey``, ``hostWebExID`` (others' only for the admin). Dates in answers are in the site time zone.
 
 Security context: ``siteName`` (must be the org's site), ``webExID`` or ``email`` (user name or e-mail), and
-one of ``sessionTicket``, ``password``, ``webExAccessToken`` (a Webex REST token of that user). The admin
+one of ``sessionTicket``, ``password``, ``webExAccessToken`` (a Webex REST token of that user, with the same
+scope rule as ``accessToken``: :meth:`~ucexplore.lab.tokens.Grant.allows` ``XML_API_SCOPES``). The admin
 (``LabConfig.admin_user``) signs in with its password and may list any host's meetings.
 
 Exception IDs: ``030002`` Incorrect user or password, ``000001`` Access denied, ``000015`` Sorry, no record
@@ -68,6 +70,8 @@ RATE_LIMITED = ("API Rate Limit Reach", "000045")
 BAD_SITE = ("Invalid site name", "000006")
 UNSUPPORTED = ("Unsupported request type", "000010")
 BAD_REQUEST_ID = "999999"
+#: a Webex REST token used with the XML API needs one of these (cisco-api-notes §5: spark:all integrations)
+XML_API_SCOPES = frozenset({"spark:all"})
 
 #: XML API timeZoneID → (label, IANA zone); the site's own zone comes from the organisation.
 _ZONES = {4: ("GMT-08:00, Pacific (San Jose)", "America/Los_Angeles"),
@@ -224,6 +228,11 @@ def create_app(ctx: LabContext) -> Starlette:
     def rest_grant(token: str | None) -> Any:
         return ctx.issuers["webex"].validate(token) if token else None
 
+    def check_scope(grant: Any) -> None:
+        """The REST side's scope rule: a token with scopes needs ``spark:all`` for the XML API."""
+        if not grant.allows(XML_API_SCOPES):
+            raise Failure(*ACCESS_DENIED)
+
     def sign_in(sc: ET.Element | None) -> tuple[str, User | None]:
         """(subject, user) from the security context; the admin has no org user."""
         check_site(sc)
@@ -250,6 +259,7 @@ def create_app(ctx: LabContext) -> Starlette:
             grant = rest_grant(access_token)
             if grant is None or grant.subject != user.username:
                 raise Failure(*AUTH_FAILED)
+            check_scope(grant)
             return user.username, user
         if password is not None and org.check_password(user.username, password) is not None:
             return user.username, user
@@ -277,8 +287,7 @@ def create_app(ctx: LabContext) -> Starlette:
             webex_id = _text(sc, "webExID") or _text(sc, "email")
             if user is None or (webex_id and find_user(webex_id) is not user):
                 raise Failure(*AUTH_FAILED)
-            if grant.scope is not None and "spark:all" not in grant.scope.split():
-                raise Failure(*ACCESS_DENIED)
+            check_scope(grant)
             return new_ticket(user.username)
         if _child(body, "samlResponse") is not None:
             raise Failure("SAML authentication is not available in the lab; use accessToken", BAD_REQUEST_ID)
