@@ -22,7 +22,7 @@ def test_patterns_each_detected():
     tok = secrets.token_urlsafe(32)
     samples = {
         "access_token in URL": f"https://x/cb#access_token={tok}&expires_in=3600",
-        "Bearer header": f"Authorization: Bearer {tok}",
+        "bearer header": f"Authorization: Bearer {tok}",  # was "Bearer header": kinds are lower case now
         "session ticket": f"<serv:sessionTicket>{tok}</serv:sessionTicket>",
         "token field": json.dumps({"token": tok}),
         "refresh token": f"refresh_token={tok}",

@@ -1,47 +1,53 @@
-"""Scan notebooks, reports and logs for anything that looks like a credential.
+"""Scan notebooks, reports, logs, code and HAR captures for anything that looks like a credential.
 
-``ucexplore audit PATH…`` exits non-zero when it finds one. It reads notebook outputs *and* saved widget
-state (``metadata.widgets``), HTML, XLSX (the XML inside the zip), and text/log files. It looks for JWTs,
-``access_token=``/``refresh_token``/``code=`` in URLs, ``Authorization`` headers, ``<sessionTicket>``,
-``"token": "…"`` JSON fields, and bare high-entropy token strings; exact known secrets can be added.
+``ucexplore audit PATH…`` prints a table with one row per finding: the file, where in it (``cell 3 source``,
+``cell 3 output``, ``widget state (metadata.widgets)``, ``sheet Users!B7``, ``line 12``, ``har entry 4``;
+all 1-based), the kind (``bearer header``, ``webex access token``, ``cucm/unity token``, ``password field``…)
+and a masked excerpt (``abcd…(43 chars)``, never the secret). It exits 1 when there is any finding (a file
+it cannot read is one), 0 when clean and 2 when a path does not exist.
+
+It reads notebook cells, outputs and saved widget state (the decoded JSON values, not its serialised text),
+HTML (inline ``<script>`` data included), every cell of every XLSX sheet, HAR captures (headers, cookies,
+query strings, bodies) and text: ``.log``, ``.txt``, ``.json``, ``.csv``, ``.py``, ``.md``, config files.
+Folders are walked recursively, ``.ipynb_checkpoints`` included (old outputs live there); ``.git``, virtual
+environments, ``node_modules`` and ``__pycache__`` are skipped. What counts as a secret, and why
+``token=flow.token`` does not, is in :mod:`ucexplore.audit_patterns`.
 
 Example::
 
     >>> from ucexplore.audit import scan_text
     >>> [f.kind for f in scan_text("cb#access_token=Zm9vYmFyYmF6cXV4MTIzNDU2Nzg5MA&expires_in=60")]
     ['access_token in URL']
+    >>> scan_text("token = flow.token; refresh_token=old.refresh_token; password=getpass()", code=True)
+    []
 """
 
 from __future__ import annotations
 
 import argparse
-import base64
-import binascii
 import json
+import os
 import re
+import sys
 import zipfile
+from bisect import bisect_right
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable, Iterator, Sequence
+from typing import Any, Iterable, Iterator, Sequence
 
-__all__ = ["Finding", "scan_text", "scan_file", "audit", "add_parser", "run"]
+from .audit_patterns import decoded_text, detect, field_kind, mask, normalise
 
-_RULES: list[tuple[str, re.Pattern[str]]] = [
-    ("JWT", re.compile(r"\beyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}")),
-    ("access_token in URL", re.compile(r"(?i)[#?&]access_token=(?!\*)[^&\s\"'<>]{8,}")),
-    ("refresh token", re.compile(r"(?i)refresh[_-]token[\"']?\s*[:=]\s*[\"']?(?!\*)[A-Za-z0-9._~+/=-]{12,}")),
-    ("authorization code in URL", re.compile(r"(?i)[?&]code=(?!\*)[A-Za-z0-9._~-]{16,}")),
-    ("Bearer header", re.compile(r"(?i)\bBearer\s+(?!\*)[A-Za-z0-9._~+/=-]{16,}")),
-    ("Basic credentials", re.compile(r"(?i)\bBasic\s+(?!\*)[A-Za-z0-9+/]{12,}={0,2}")),
-    ("session ticket", re.compile(r"(?i)<(?:\w+:)?sessionTicket>(?!\*)[^<]{8,}<")),
-    ("token field", re.compile(r"(?i)\"(?:access_)?token\"\s*:\s*\"(?!\*)[^\"]{16,}\"")),
-    ("password field", re.compile(r"(?i)(?:\"password\"\s*:\s*\"|<password>|password=)(?!\*)[^\"<&\s]{4,}")),
-]
-#: random-looking values that are public by design: a PKCE challenge (a hash, RFC 7636 §4.2) and the OAuth
-#: ``state`` in a sign-in link
-_PUBLIC_CONTEXT = re.compile(r"(?:code_challenge|[?&]state)=$")
-_CANDIDATE = re.compile(r"(?<![A-Za-z0-9_-])[A-Za-z0-9_-]{40,90}(?![A-Za-z0-9_-])")
-_IMAGE_MIME = ("image/", "application/pdf")
+__all__ = ["Finding", "scan_text", "scan_file", "audit", "format_table", "add_parser", "run"]
+
+#: file types a folder scan reads (a file named on the command line is always read)
+SUFFIXES = frozenset({".ipynb", ".html", ".htm", ".xlsx", ".har", ".log", ".txt", ".json", ".csv", ".py",
+                      ".md", ".xml", ".yaml", ".yml", ".env", ".ini", ".cfg", ".toml"})
+#: folders a folder scan never enters (nor any folder holding a ``pyvenv.cfg``: a virtual environment)
+SKIP_DIRS = frozenset({".git", ".hg", ".svn", ".venv", "node_modules", "__pycache__"})
+_CODE_SUFFIXES = (".py",)
+_CELL_PARTS = re.compile(r"xl/sharedStrings\.xml|xl/worksheets/[^/]+\.xml")  #: read cell by cell instead
+#: embedded binaries (images, fonts): base64 noise, not secrets
+_DATA_URI = re.compile(r"data:(?:image|font|audio|video|application/(?:x-)?font)[\w/+.-]*;base64,[\w+/=]+")
 
 
 @dataclass(frozen=True)
@@ -57,152 +63,244 @@ class Finding:
         return f"{self.path}: {self.where}: {self.kind}: {self.excerpt}"
 
 
-def _mask(s: str) -> str:
-    return s[:6] + "…" + f"({len(s)} chars)" if len(s) > 10 else "…"
+def _scan_parts(path: str, parts: Sequence[tuple[str, str]], known: Sequence[str], *, code: bool = False,
+                entropy: bool = True) -> list[Finding]:
+    """Findings in several labelled pieces of text, scanned as one (a sheet's cells, a file's lines)."""
+    texts = [normalise(_DATA_URI.sub("data:", t) if "data:" in t else t) for _, t in parts]
+    joined = "\n".join(texts)
+    starts, pos = [], 0
+    for t in texts:
+        starts.append(pos)
+        pos += len(t) + 1
+    hits = [(i, "known secret", s) for s in known if s and len(s) >= 6 for i in _all_indexes(joined, s)]
+    hits += [(h.start, h.kind, h.secret) for h in detect(joined, code=code, entropy=entropy)]
+    found = [Finding(path, parts[bisect_right(starts, i) - 1][0], kind, mask(s))
+             for i, kind, s in sorted(hits)]
+    return list(dict.fromkeys(found))  # the same secret twice in one place is one finding
 
 
-def _is_text(raw: bytes) -> bool:
-    """True when decoded bytes read as text: random token bytes almost never do."""
-    if len(raw) < 16:
-        return False
-    text = None
-    for cut in ((0, 0), (1, 0), (0, 1), (2, 0), (0, 2), (1, 1), (3, 0), (0, 3), (2, 2)):  # cut mid-character
-        try:
-            text = raw[cut[0]:len(raw) - cut[1]].decode("utf-8")
-            break
-        except UnicodeDecodeError:
-            continue
-    if text is None:
-        return False
-    printable = sum(ch.isprintable() or ch in "\t\r\n" for ch in text)
-    return printable / max(1, len(text)) > 0.95
-
-
-def _looks_like_token(s: str) -> bool:
-    if re.fullmatch(r"(?:IPY_MODEL_)?[0-9a-fA-F_-]+", s):  # hex ids, uuids, client ids, widget model refs
-        return False
-    if not (re.search(r"[a-z]", s) and re.search(r"[A-Z]", s) and re.search(r"[0-9]", s)):
-        return False
-    try:  # base64 of text (Webex ids are ciscospark://…; widget state embeds base64 HTML) is not a secret
-        padded = s + "=" * (-len(s) % 4)
-        raw = base64.urlsafe_b64decode(padded) if ("-" in s or "_" in s) else base64.b64decode(padded)
-        if raw.startswith(b"ciscospark://") or _is_text(raw):
-            return False
-    except (binascii.Error, ValueError):
-        pass
-    classes = sum(bool(re.search(p, s)) for p in (r"[a-z]", r"[A-Z]", r"[0-9]", r"[_-]"))
-    return classes >= 3 and len(set(s)) >= 20
+def _all_indexes(text: str, s: str) -> Iterator[int]:
+    i = text.find(s)
+    while i >= 0:
+        yield i
+        i = text.find(s, i + len(s))
 
 
 def scan_text(text: str, *, path: str = "<text>", where: str = "", known: Iterable[str] = (),
-              entropy: bool = True) -> list[Finding]:
-    """Findings in one piece of text. ``known`` are exact secret values to look for as well."""
+              entropy: bool = True, code: bool = False) -> list[Finding]:
+    """Findings in one piece of text. ``known`` are exact secret values to look for as well; ``code`` says the
+    text is source code (a bare ``key=name`` is then a keyword argument, not a value)."""
+    return _scan_parts(path, [(where, text)], tuple(known), code=code, entropy=entropy)
+
+
+def _lines(text: str) -> list[tuple[str, str]]:
+    return [(f"line {n}", line) for n, line in enumerate(text.split("\n"), 1)]
+
+
+def _json_lines(obj: Any, key: str = "") -> Iterator[str]:
+    """The values of a JSON document as ``"key": "value"`` lines, so key/value rules see them decoded; JSON
+    nested in strings is parsed, text in base64 buffers is decoded, binary buffers (images) are skipped."""
+    if isinstance(obj, dict):
+        if obj.get("_model_name") == "PasswordModel" and obj.get("value"):
+            yield f'"password": "{obj["value"]}"'
+        if isinstance(obj.get("data"), str) and (obj.get("encoding") == "base64" or key == "buffers"):
+            text = decoded_text(obj["data"], 1)
+            if text:
+                yield text
+            obj = {k: v for k, v in obj.items() if k != "data"}
+        for k, v in obj.items():
+            if len(str(k)) >= 20:
+                yield str(k)
+            yield from _json_lines(v, str(k))
+    elif isinstance(obj, list):
+        for v in obj:
+            yield from _json_lines(v, key)
+    elif isinstance(obj, str):
+        nested = _maybe_json(obj)
+        if nested is not None:
+            yield from _json_lines(nested, key)
+        else:
+            yield f'"{key}": "{obj}"' if key else obj
+    elif isinstance(obj, (int, float)) and not isinstance(obj, bool) and key:
+        yield f'"{key}": "{obj}"'
+
+
+def _maybe_json(s: str) -> Any:
+    if len(s) < 2 or s[0] not in "{[" or s[-1] not in "}]":
+        return None
+    try:
+        return json.loads(s)
+    except ValueError:
+        return None
+
+
+def _text(value: Any) -> str:
+    return value if isinstance(value, str) else "".join(value) if isinstance(value, list) else ""
+
+
+def _scan_notebook(path: str, nb: dict, known: Sequence[str]) -> list[Finding]:
+    """Cell sources (as code), cell metadata, outputs (not images) and the notebook's metadata, saved widget
+    state included."""
     found: list[Finding] = []
-    for secret in known:
-        if secret and len(secret) >= 6 and secret in text:
-            found.append(Finding(path, where, "known secret", _mask(secret)))
-    for kind, rule in _RULES:
-        for m in rule.finditer(text):
-            found.append(Finding(path, where, kind, _mask(m.group(0))))
-    if entropy:
-        for m in _CANDIDATE.finditer(text):
-            if _looks_like_token(m.group(0)) and not _PUBLIC_CONTEXT.search(text, max(0, m.start() - 40), m.start()):
-                found.append(Finding(path, where, "token-like string", _mask(m.group(0))))
+    for n, cell in enumerate(nb.get("cells", []), 1):
+        is_code = cell.get("cell_type") == "code"
+        found += _scan_parts(path, [(f"cell {n} source", _text(cell.get("source", "")))], known, code=is_code)
+        if cell.get("metadata"):  # (not its attachments: pasted images)
+            meta = "\n".join(_json_lines(cell["metadata"]))
+            found += _scan_parts(path, [(f"cell {n} metadata", meta)], known)
+        for out in cell.get("outputs") or []:
+            where = f"cell {n} output"
+            texts = [_text(out.get("text")), str(out.get("evalue") or ""), "\n".join(out.get("traceback") or [])]
+            for mime, val in (out.get("data") or {}).items():
+                if not mime.startswith(("image/", "application/pdf")):
+                    texts.append(_text(val) if isinstance(val, (str, list)) else "\n".join(_json_lines(val)))
+            found += _scan_parts(path, [(where, t) for t in texts if t], known)
+    metadata = dict(nb.get("metadata") or {})
+    widgets = metadata.pop("widgets", None)
+    for where, doc in (("widget state (metadata.widgets)", widgets), ("notebook metadata", metadata)):
+        if doc:
+            found += _scan_parts(path, [(where, "\n".join(_json_lines(doc)))], known)
     return found
 
 
-_LIBRARY_SCRIPT = re.compile(r"<script[^>]*>(?:(?!</script>).){20000,}?</script>", re.S | re.I)
-_DATA_IMAGE = re.compile(r"data:image/[a-z+]+;base64,[A-Za-z0-9+/=]+")
+def _scan_xlsx(path: str, known: Sequence[str]) -> list[Finding]:
+    """Every cell of every sheet (formulas as written), then the parts that are not cells: comments, hyperlink
+    targets, defined names, document properties. A zip openpyxl cannot open is scanned part by part."""
+    import openpyxl
+
+    with zipfile.ZipFile(path) as zf:
+        names = [n for n in zf.namelist() if n.endswith((".xml", ".rels", ".vml"))]
+        try:
+            wb = openpyxl.load_workbook(path, read_only=True, data_only=False)
+        except Exception:  # noqa: BLE001 - not a workbook openpyxl understands: read the XML itself
+            wb = None
+        found: list[Finding] = []
+        if wb is not None:
+            for ws in wb.worksheets:
+                parts, headers = [], {}
+                for row in ws.iter_rows():
+                    for cell in row:
+                        if cell.value is None or not hasattr(cell, "coordinate"):
+                            continue
+                        text = str(cell.value)
+                        if cell.row == 1:
+                            headers[cell.column] = text
+                        elif field_kind(headers.get(cell.column, "")):  # a "password" or "token" column
+                            text = f'"{headers[cell.column]}": "{text}"'
+                        parts.append((f"sheet {ws.title}!{cell.coordinate}", text))
+                found += _scan_parts(path, parts, known)
+            wb.close()
+            names = [n for n in names if not _CELL_PARTS.fullmatch(n)]
+        for name in names:
+            found += _scan_parts(path, [(name, zf.read(name).decode("utf-8", "replace"))], known)
+    return found
 
 
-def _strip_noise(text: str) -> str:
-    """Drop embedded images and large inline JS libraries (e.g. the itables bundle): code, not data."""
-    return _LIBRARY_SCRIPT.sub("<script></script>", _DATA_IMAGE.sub("data:image", text))
-
-
-def _notebook_texts(nb: dict) -> Iterator[tuple[str, str]]:
-    for i, cell in enumerate(nb.get("cells", [])):
-        src = cell.get("source", "")
-        yield f"cell {i} source", src if isinstance(src, str) else "".join(src)
-        for j, out in enumerate(cell.get("outputs", []) or []):
-            for key in ("text", "traceback", "evalue"):
-                if key in out:
-                    val = out[key]
-                    yield f"cell {i} output {j} {key}", val if isinstance(val, str) else "\n".join(val)
-            for mime, val in (out.get("data") or {}).items():
-                if mime.startswith(_IMAGE_MIME):
-                    continue
-                text = val if isinstance(val, str) else ("".join(val) if isinstance(val, list) else json.dumps(val))
-                yield f"cell {i} output {j} {mime}", _strip_noise(text) if "html" in mime else text
-    widgets = nb.get("metadata", {}).get("widgets")
-    if widgets:
-        yield "metadata.widgets (saved widget state)", json.dumps(_without_images(widgets))
-
-
-def _without_images(widgets: dict) -> dict:
-    """Saved widget state minus the binary buffers of image widgets (base64 PNG is noise, not a secret)."""
-    state = widgets.get("application/vnd.jupyter.widget-state+json", {}).get("state", {})
-    clean = {}
-    for key, model in state.items():
-        if isinstance(model, dict) and model.get("model_name") == "ImageModel":
-            model = {**model, "buffers": []}
-        clean[key] = model
-    return {**widgets, "application/vnd.jupyter.widget-state+json": {
-        **widgets.get("application/vnd.jupyter.widget-state+json", {}), "state": clean}}
+def _scan_har(path: str, har: dict, known: Sequence[str]) -> list[Finding]:
+    """HAR (HTTP archive): URLs, headers, cookies, query strings, form fields and bodies of every entry."""
+    found: list[Finding] = []
+    for n, entry in enumerate((har.get("log") or {}).get("entries") or [], 1):
+        lines: list[str] = []
+        for side in ("request", "response"):
+            msg = entry.get(side) or {}
+            lines += [str(msg.get("url", "")), str(msg.get("redirectURL", ""))]
+            lines += [f"{h.get('name')}: {h.get('value')}" for h in msg.get("headers") or []]
+            lines += [f"Cookie: {c.get('name')}={c.get('value')}" for c in msg.get("cookies") or []]
+            lines += [f"?{q.get('name')}={q.get('value')}" for q in msg.get("queryString") or []]
+            body = msg.get("postData") or msg.get("content") or {}
+            lines += [f"&{p.get('name')}={p.get('value')}" for p in body.get("params") or []]
+            text = str(body.get("text") or "")
+            text = (decoded_text(text, 1) or "") if body.get("encoding") == "base64" else text
+            nested = _maybe_json(text.strip())
+            lines += list(_json_lines(nested)) if nested is not None else [text]
+        found += _scan_parts(path, [(f"har entry {n}", "\n".join(lines))], known)
+    return found
 
 
 def scan_file(path: str | Path, *, known: Iterable[str] = ()) -> list[Finding]:
-    """Findings in one notebook, HTML report, XLSX workbook, or text/log file."""
-    p = Path(path)
-    known = tuple(known)
+    """Findings in one notebook, HTML report, XLSX workbook, HAR capture, or text/log/code file.
+
+    A file that cannot be read or parsed is one ``unreadable file`` finding (a corrupt notebook or HAR is
+    scanned as text as well)."""
+    p, known = Path(path), tuple(known)
+    suffix = p.suffix.lower()
     found: list[Finding] = []
-    if p.suffix == ".ipynb":
-        nb = json.loads(p.read_text(encoding="utf-8"))
-        for where, text in _notebook_texts(nb):
-            # source cells legitimately contain code; only exact secrets and explicit patterns count there
-            found += scan_text(text, path=str(p), where=where, known=known, entropy="source" not in where)
-    elif p.suffix == ".xlsx":
-        with zipfile.ZipFile(p) as zf:
-            for name in zf.namelist():
-                if name.endswith(".xml"):
-                    found += scan_text(zf.read(name).decode("utf-8", "replace"), path=str(p), where=name,
-                                       known=known)
-    else:
+    try:
+        if suffix == ".xlsx":
+            return _scan_xlsx(str(p), known)
         text = p.read_text(encoding="utf-8", errors="replace")
-        if p.suffix in (".html", ".htm"):
-            text = _strip_noise(text)
-        found += scan_text(text, path=str(p), where="text", known=known)
-    return found
+        if suffix in (".ipynb", ".har"):
+            try:
+                doc = json.loads(text)
+                if not isinstance(doc, dict):
+                    raise ValueError(f"a {suffix} file holds a JSON object")
+                return (_scan_notebook if suffix == ".ipynb" else _scan_har)(str(p), doc, known)
+            except (ValueError, AttributeError, TypeError) as exc:
+                found.append(_unreadable(p, exc))
+        return found + _scan_parts(str(p), _lines(text), known, code=suffix in _CODE_SUFFIXES)
+    except Exception as exc:  # noqa: BLE001 - a corrupt file is one line of the report, not a traceback
+        return [_unreadable(p, exc)]
+
+
+def _unreadable(p: Path, exc: Exception) -> Finding:
+    return Finding(str(p), "file", "unreadable file", f"{type(exc).__name__}: {str(exc)[:80]}")
+
+
+def _files(p: Path) -> Iterator[Path]:
+    if not p.is_dir():
+        yield p
+        return
+    for root, dirs, files in os.walk(p):
+        dirs[:] = sorted(d for d in dirs if d not in SKIP_DIRS and not Path(root, d, "pyvenv.cfg").exists())
+        for name in sorted(files):
+            if Path(name).suffix.lower() in SUFFIXES or name == ".env":
+                yield Path(root, name)
 
 
 def audit(paths: Iterable[str | Path], *, known: Iterable[str] = ()) -> list[Finding]:
-    """Scan files and folders (recursively: .ipynb, .html, .xlsx, .log, .txt, .json, .csv)."""
+    """Scan files and folders (recursively, see :data:`SUFFIXES` and :data:`SKIP_DIRS`).
+
+    Raises :class:`FileNotFoundError` for a path that does not exist (a typo must not pass as "clean").
+    """
     known = tuple(known)
     found: list[Finding] = []
     for raw in paths:
         p = Path(raw)
-        files = ([f for f in sorted(p.rglob("*")) if f.is_file() and f.suffix in
-                  (".ipynb", ".html", ".htm", ".xlsx", ".log", ".txt", ".json", ".csv")
-                  and ".ipynb_checkpoints" not in f.parts] if p.is_dir() else [p])
-        for f in files:
+        if not p.exists():
+            raise FileNotFoundError(f"no such file or folder: {raw}")
+        for f in _files(p):
             found += scan_file(f, known=known)
     return found
+
+
+def format_table(findings: Sequence[Finding]) -> str:
+    """The findings as an aligned text table: file, where, kind, masked excerpt."""
+    rows = [("file", "where", "kind", "excerpt")] + [(f.path, f.where, f.kind, f.excerpt) for f in findings]
+    widths = [max(len(r[i]) for r in rows) for i in range(3)]
+    return "\n".join("  ".join(c.ljust(w) for c, w in zip(r, widths)) + "  " + r[3] for r in rows)
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
     """Register ``ucexplore audit``."""
     p = sub.add_parser("audit", help="scan notebooks, reports and logs for credentials",
-                       description="Exit 1 when anything looks like a token, refresh token, session ticket, "
-                                   "Basic credentials or access_token= URL.")
+                       description="Exit 1 when anything looks like a token, refresh token, password, "
+                                   "session ticket, cookie or Basic credentials; 2 when a path does not "
+                                   "exist.")
     p.add_argument("paths", nargs="+")
 
 
 def run(args: argparse.Namespace) -> int:
-    """Run ``ucexplore audit``: print findings (masked), return 1 when there are any."""
-    findings = audit(args.paths)
-    for f in findings:
-        print(f)
-    print(f"{len(findings)} finding(s)" if findings else "no credentials found")
+    """Run ``ucexplore audit``: print the findings (masked) as a table; 1 when there are any, 2 when a path
+    does not exist."""
+    try:
+        findings = audit(args.paths)
+    except FileNotFoundError as exc:
+        print(f"ucexplore audit: {exc}", file=sys.stderr)
+        return 2
+    if findings:
+        print(format_table(findings))
+    files = len({f.path for f in findings})
+    print(f"{len(findings)} finding(s) in {files} file(s)" if findings else "no credentials found")
     return 1 if findings else 0
 
 
