@@ -1,6 +1,7 @@
 """Reliability under faults (issue 6): every list endpoint of every product, over several seeds, against a lab
 that answers 10 % 429 (with Retry-After), 10 % 503, latency spikes and truncated bodies; then a token that
-expires in the middle of a pull. Goal: 0 rows lost, 0 duplicated, every failure typed.
+expires in the middle of a pull. Goal: 0 rows lost, 0 duplicated, every failure typed. First, a server
+that stops answering mid-pull: the error must come within a small multiple of ``timeout``.
 
 The truth is the lab's (``lab.org``, or the lab's own complete unfaulted answer read without ucexplore);
 see ``benchmarks/fault_suite.py``. The clients use ``fault_suite.SUITE_RETRY`` (10 attempts, Retry-After
@@ -48,6 +49,37 @@ def aggregate(reports: list[fs.SeedReport]) -> list[fs.EndpointResult]:
     return list(rows.values())
 
 
+def frozen_server(users: int = 20_000, seed: int = 5, timeout: float = 1.0, freeze_after: int = 40) -> dict:
+    """A UDS pull of every user (313 pages at 20,000 users) from a server that stops answering after
+    ``freeze_after`` requests (the lab's ``freeze_after`` fault: what a SIGSTOPped server or a dead VPN looks
+    like). Returns the time to the error, the requests sent and the rows kept, with ``timeout`` as the unit."""
+    import ucexplore as ux
+    from ucexplore.errors import UcError
+    from ucexplore.lab import start
+
+    with start(users=users, seed=seed, products=("cucm",)) as lab:
+        uds = ux.UDS(lab.urls["cucm"], auth=lab.admin, timeout=timeout, progress=False)
+        lab.set_faults("cucm", freeze_after=freeze_after)
+        t0 = time.perf_counter()
+        error: UcError | None = None
+        try:
+            uds.users()
+        except UcError as exc:
+            error = exc
+        seconds = time.perf_counter() - t0
+        lab.set_faults(None)
+        partial = getattr(error, "partial", None)
+        return {
+            "seconds": seconds,
+            "in_timeouts": seconds / timeout,
+            "requests": int(uds.transport.stats["requests"]),
+            "rows_kept": 0 if partial is None else len(partial),
+            "pages": -(-users // 64),
+            "error": type(error).__name__ if error else "none",
+            "message": str(error).splitlines()[0] if error else "",
+        }
+
+
 def main(argv: list[str] | None = None) -> list[Figure]:
     """Run the suite, print the tables, return the figures."""
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -58,7 +90,24 @@ def main(argv: list[str] | None = None) -> list[Figure]:
     ap.add_argument("--retry-after", type=float, default=fs.FAULTS["retry_after"])
     ap.add_argument("--quiet", action="store_true", help="print only the summary table")
     ap.add_argument("--default-pages", action="store_true", help="ucexplore's page sizes (fewer requests)")
+    ap.add_argument("--frozen-only", action="store_true", help="run only the frozen-server case")
     args = ap.parse_args(argv)
+    print("  frozen server: UDS pull of 20,000 users (313 pages), timeout=1 s, the server stops answering "
+          "after 40 requests")
+    frozen = frozen_server()
+    print(f"    {frozen['error']} after {frozen['seconds']:.1f} s ({frozen['in_timeouts']:.1f} x timeout), "
+          f"{frozen['requests']:,} requests for {frozen['pages']} pages, {frozen['rows_kept']:,} rows kept: "
+          f"{frozen['message']}")
+    frozen_figures = [
+        Figure("frozen server: time to the error", frozen["in_timeouts"], "x", "<= 5 x timeout",
+               frozen["in_timeouts"] <= 5),
+        Figure("frozen server: requests sent", frozen["requests"], "", f"< {frozen['pages']} pages",
+               frozen["requests"] < frozen["pages"]),
+        Figure("frozen server: rows kept on the error", frozen["rows_kept"], "rows", "> 0",
+               frozen["rows_kept"] > 0),
+    ]
+    if args.frozen_only:
+        return frozen_figures
     seeds = [int(x) for x in args.seeds.split(",") if x.strip()]
     faults = {**fs.FAULTS, "retry_after": args.retry_after}
     products = fs.available_products()
@@ -100,7 +149,7 @@ def main(argv: list[str] | None = None) -> list[Figure]:
         f"\n  {len(agg)} endpoints x {len(seeds)} seeds: {expected:,} rows expected, {faults_seen:,} faults met, "
         f"{retries:,} retries, {elapsed:.0f} s in all"
     )
-    return [
+    return frozen_figures + [
         Figure("faults: endpoints x seeds pulled", len(agg) * len(seeds), ""),
         Figure("faults: injected faults met", faults_seen, ""),
         Figure("faults: rows lost", lost, "rows", "0", lost == 0),

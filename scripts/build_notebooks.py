@@ -381,8 +381,8 @@ FINESSE = [
         ## Refresh
 
         You can also refresh by hand. The new token replaces the old one in the flow, and the refresh token
-        rotates. Neither is ever printed. (`flow.refresh_url()` builds the browser variant of the refresh.
-        It contains the refresh token, so open it but do not print it.)
+        rotates. Neither is ever printed. (`flow.refresh_url()` builds the browser variant of the refresh: it
+        shows masked, and `.reveal()` gives the address to open; do not print that.)
     """),
     code("""
         before = flow.token.expires_at

@@ -232,6 +232,16 @@ TOKEN = "MjpkZTkxYjNmYS0wYzU2LTQxMDMtOWQ3YS0xNmNhZTdhOGY0MmI"
 TOKEN2 = "MjpjMTAzNDk4NC0wYzU2LTQxMDMtOWQ3YS0xNmNhZTdhOGY0Mm"
 
 
+def landed(flow, token: str = TOKEN, extra: str = "") -> str:
+    """What the browser lands on after a CUCM/Unity sign-in with ``flow``: its redirect URI, this attempt's state."""
+    return f"{flow.redirect_uri}#access_token={token}&token_type=Bearer&expires_in=3600{extra}&state={flow.state}"
+
+
+def webex_landed(flow, code: str) -> str:
+    """What the browser lands on after a Webex sign-in with ``flow``: ``?code=…&state=…`` at its redirect URI."""
+    return f"{flow.redirect_uri}?code={code}&state={flow.state}"
+
+
 def query_of(url: str) -> dict[str, str]:
     return {k: v[0] for k, v in parse_qs(urlsplit(url).query, keep_blank_values=True).items()}
 
@@ -293,15 +303,24 @@ def test_cucm_complete_from_the_redirect_url():
 
 def test_cucm_lifetime_defaults_to_3600():
     flow = CucmSSO(CUCM, redirect_uri=CB)
-    assert round(flow.complete(f"{CB}#access_token={TOKEN}").lifetime) == 3600
+    assert round(flow.complete(f"{CB}#access_token={TOKEN}&token_type=Bearer&state={flow.state}").lifetime) == 3600
 
 
-def test_cucm_state_mismatch_is_refused_and_absence_tolerated():
+def test_cucm_state_mismatch_and_absence_are_refused_unless_opted_out():
+    # changed: an address without state used to be accepted ("CUCM may not echo state"); RFC 6749 §4.2.2 says
+    # it must, so absence is refused unless the flow was built with require_state=False
     flow = CucmSSO(CUCM, redirect_uri=CB)
     with pytest.raises(SSOError, match="different sign-in attempt") as exc:
         flow.complete(f"{CB}#access_token={TOKEN}&state=not-{flow.state}")
     assert TOKEN not in str(exc.value) and flow.token is None
-    assert flow.complete(f"{CB}#access_token={TOKEN}").access_token == TOKEN  # CUCM may not echo state
+    with pytest.raises(SSOError, match="has no state") as exc:
+        flow.complete(f"{CB}#access_token={TOKEN}&expires_in=3600")
+    assert "require_state=False" in str(exc.value) and flow.token is None
+    lax = CucmSSO(CUCM, redirect_uri=CB, require_state=False)
+    assert lax.complete(f"{CB}#access_token={TOKEN}&expires_in=3600").access_token == TOKEN
+    assert "require_state=False" in repr(lax) and "require_state" not in repr(flow)
+    with pytest.raises(SSOError, match="different sign-in attempt"):
+        CucmSSO(CUCM, redirect_uri=CB, require_state=False).complete(f"{CB}#access_token={TOKEN}&state=forged")
 
 
 def test_cucm_state_rotates_after_sign_in_and_a_double_paste_is_harmless():
@@ -367,7 +386,7 @@ def test_sign_out_forgets_and_notifies():
     flow = CucmSSO(CUCM, redirect_uri=CB)
     events = []
     flow.on_change.append(lambda event, f: events.append(event))
-    flow.complete(f"#access_token={TOKEN}")
+    flow.complete(f"#access_token={TOKEN}&state={flow.state}")
     gen = flow.generation
     flow.sign_out()
     assert flow.token is None and not flow.signed_in and flow.generation > gen
@@ -386,7 +405,7 @@ def test_a_broken_callback_does_not_break_sign_in(caplog):
         raise RuntimeError("widget bug")
 
     flow.on_change.extend([broken, lambda event, f: seen.append(event)])
-    flow.complete(f"#access_token={TOKEN}")
+    flow.complete(landed(flow))
     assert seen == ["signed_in"] and flow.signed_in
     assert "on_change callback" in caplog.text
 
@@ -394,7 +413,7 @@ def test_a_broken_callback_does_not_break_sign_in(caplog):
 def test_unity_is_the_same_shape_with_its_own_issuer():
     flow = UnitySSO("https://cuc.example.com/", redirect_uri=CB)
     assert flow.authorize_url.startswith("https://cuc.example.com/ssosp/oauth/authorize?scope=")
-    tok = flow.complete(f"{CB}#access_token={TOKEN}&expires_in=600")
+    tok = flow.complete(f"{CB}#access_token={TOKEN}&expires_in=600&state={flow.state}")
     assert tok.issuer == "unity" and flow.product == "unity"
     assert "Unity Connection" in flow.sign_in_hint()
     assert flow_for("unity") is UnitySSO and flow_for(" CUCM ") is CucmSSO
@@ -404,7 +423,7 @@ def test_unity_is_the_same_shape_with_its_own_issuer():
 
 def test_complete_async_twin():
     flow = CucmSSO(CUCM, redirect_uri=CB)
-    assert run(flow.complete_async(f"#access_token={TOKEN}")).access_token == TOKEN
+    assert run(flow.complete_async(f"#access_token={TOKEN}&state={flow.state}")).access_token == TOKEN
 
 
 def test_flows_satisfy_the_transport_protocol():
@@ -414,7 +433,7 @@ def test_flows_satisfy_the_transport_protocol():
     assert creds.kind == "bearer"
     with pytest.raises(NotSignedIn):
         run(creds.authorization())
-    flow.complete(f"#access_token={TOKEN}")
+    flow.complete(landed(flow))
     assert run(creds.authorization()) == f"Bearer {TOKEN}"
     for f in (UnitySSO(CUCM, CB), FinesseSSO(CUCM, agent_id="1"), WebexOAuth("C1", redirect_uri=CB)):
         assert isinstance(f, SignInFlow)
@@ -484,13 +503,16 @@ def test_finesse_refuses_other_shapes():
 
 
 def test_finesse_refresh_url_carries_the_refresh_token():
+    # changed: refresh_url() returned a plain str holding the refresh token; it is a SecretURL now (masked when
+    # shown, .reveal() for the address)
     flow = FinesseSSO(FINESSE, agent_id="1001001")
     with pytest.raises(NotSignedIn):
         flow.refresh_url()
     tok = flow.complete(finesse_json(TOKEN, "rt+/abcdefghijkl=="))
     url = flow.refresh_url(tok)
-    assert url == f"{FINESSE}/desktop/sso/token?cc_username=1001001&refresh-token=rt%2B%2Fabcdefghijkl%3D%3D"
-    assert query_of(url)["refresh-token"] == "rt+/abcdefghijkl=="
+    assert url.reveal() == f"{FINESSE}/desktop/sso/token?cc_username=1001001&refresh-token=rt%2B%2Fabcdefghijkl%3D%3D"
+    assert query_of(url.reveal())["refresh-token"] == "rt+/abcdefghijkl=="
+    assert str(url) == f"{FINESSE}/desktop/sso/token?cc_username=1001001&refresh-token=*****"
     assert flow.refresh_url() == url
     flow2 = FinesseSSO(FINESSE)
     flow2.complete(TOKEN)
@@ -769,10 +791,15 @@ def test_webex_public_client_sends_no_secret(srv):
     assert "client_secret" not in form and form["code_verifier"]
 
 
-def test_webex_bare_code(srv):
+def test_webex_bare_code_is_refused_before_any_request(srv):
+    # changed: a bare code used to be accepted ("PKCE binds the code"); a code obtained without our
+    # code_challenge is not bound by it, so only the state ties a code to this attempt
     flow = webex(srv)
     code = srv.authorize(flow.authorize_url)
-    assert flow.complete(code).access_token.startswith("wa-")
+    with pytest.raises(SSOError, match="whole address the browser landed on") as exc:
+        flow.complete(code)
+    assert code not in str(exc.value) and srv.hits("webex_authorization_code") == 0 and flow.token is None
+    assert flow.complete(webex_landed(flow, code)).access_token.startswith("wa-")
 
 
 def test_webex_state_mismatch_is_refused_before_any_request(srv):
@@ -800,7 +827,7 @@ def test_webex_refused_code_is_an_ssoerror_without_secrets(srv):
     code = srv.authorize(flow2.authorize_url)
     flow2.new_attempt()  # the verifier no longer matches the challenge the code was issued for
     with pytest.raises(SSOError, match="PKCE"):
-        flow2.complete(code)
+        flow2.complete(webex_landed(flow2, code))
 
 
 def test_webex_json_paste_is_refused(srv):
@@ -811,7 +838,7 @@ def test_webex_json_paste_is_refused(srv):
 
 def test_webex_refresh_rotates(srv):
     flow = webex(srv, client_secret="s3cr3t-client-secret")
-    tok = flow.complete(srv.authorize(flow.authorize_url))
+    tok = flow.complete(webex_landed(flow, srv.authorize(flow.authorize_url)))
     new = flow.refresh(tok)
     form = srv.state.forms[-1][1]
     assert form == {"grant_type": "refresh_token", "client_id": "C0ffee-client", "refresh_token": tok.refresh_token,
@@ -825,7 +852,7 @@ def test_webex_refresh_rotates(srv):
 def test_webex_refresh_keeps_the_refresh_token_when_none_comes(srv):
     srv.state.webex_mode = "keep"
     flow = webex(srv)
-    tok = flow.complete(srv.authorize(flow.authorize_url))
+    tok = flow.complete(webex_landed(flow, srv.authorize(flow.authorize_url)))
     new = flow.refresh()
     assert new.refresh_token == tok.refresh_token and new.refresh_expires_at == tok.refresh_expires_at
 
@@ -843,7 +870,7 @@ def test_webex_concurrent_ensure_fresh_is_single_flight(srv):
 
 def test_webex_repr_never_shows_secrets(srv):
     flow = webex(srv, client_secret="s3cr3t-client-secret")
-    tok = flow.complete(srv.authorize(flow.authorize_url))
+    tok = flow.complete(webex_landed(flow, srv.authorize(flow.authorize_url)))
     verifier = flow._code_verifier
     for text in (repr(flow), str(flow), str(flow.describe()), repr(tok)):
         for secret in ("s3cr3t-client-secret", verifier, tok.access_token, tok.refresh_token):
@@ -919,8 +946,15 @@ class Console:
         return "\n".join(self.out)
 
 
+def printed_state(con: "Console") -> str:
+    """The state of the sign-in link the terminal printed (what the person's browser carries back)."""
+    return query_of(next(w for w in con.text.split() if "/ssosp/oauth/authorize?" in w))["state"]
+
+
 def test_login_interactive_cucm_prints_the_link_and_reads_the_paste():
-    con = Console(f"{CB}#access_token={TOKEN}&expires_in=600")
+    con = Console()
+    con.input = lambda prompt="": (con.prompts.append(prompt)  # type: ignore[method-assign]
+                                   or f"{CB}#access_token={TOKEN}&expires_in=600&state={printed_state(con)}")
     tok = login_interactive("cucm", CUCM, redirect_uri=CB, input_fn=con.input, print_fn=con.print)
     assert tok.access_token == TOKEN and tok.issuer == "cucm"
     assert f"{CUCM}/ssosp/oauth/authorize?" in con.text and "Signed in to CUCM" in con.text
@@ -929,7 +963,7 @@ def test_login_interactive_cucm_prints_the_link_and_reads_the_paste():
 
 
 def test_login_interactive_asks_again_after_a_bad_paste():
-    con = Console("   ", "https://app.example.com/cb", f"#access_token={TOKEN}")
+    con = Console("   ", "https://app.example.com/cb", TOKEN)  # the third: a bare token (no state to check)
     tok = login_interactive("unity", CUCM, redirect_uri=CB, input_fn=con.input, print_fn=con.print)
     assert tok.issuer == "unity" and "That did not work" in con.text and "no sign-in result" in con.text
 
@@ -975,7 +1009,9 @@ def test_login_interactive_webex(srv):
 
 def test_login_interactive_store_reuses_a_stored_token():
     store = MemoryStore()
-    con = Console(f"#access_token={TOKEN}&expires_in=600")
+    con = Console()
+    con.input = lambda prompt="": (con.prompts.append(prompt)  # type: ignore[method-assign]
+                                   or f"#access_token={TOKEN}&expires_in=600&state={printed_state(con)}")
     first = login_interactive("cucm", CUCM, redirect_uri=CB, input_fn=con.input, print_fn=con.print, store=store)
     con2 = Console()
     again = login_interactive("cucm", CUCM, redirect_uri=CB, input_fn=con2.input, print_fn=con2.print, store=store)
@@ -1002,7 +1038,7 @@ def test_jtapi_provider_string():
     flow = CucmSSO(CUCM, redirect_uri=CB)
     with pytest.raises(NotSignedIn):
         provider_string("cti1", flow)
-    flow.complete(f"#access_token={TOKEN}")
+    flow.complete(TOKEN)  # a bare token: the person's explicit choice
     assert provider_string("cti1", flow).endswith(f"ssoticket={TOKEN}")
     with pytest.raises(ValueError, match="CUCM-issued"):
         provider_string("cti1", Token(TOKEN, issuer="unity"))

@@ -6,7 +6,9 @@ Run the long property profile (10,000 inputs per property and flow) with ``HYPOT
 from __future__ import annotations
 
 import base64
+import copy
 import json
+import pickle
 import random
 import string
 import time
@@ -16,7 +18,8 @@ import pytest
 from hypothesis import assume, given
 from hypothesis import strategies as st
 
-from ucexplore.auth.paste import _PARAM_KEYS, MIN_SECRET_LENGTH, Pasted, parse_paste, states_match
+from ucexplore.auth.paste import (_PARAM_KEYS, MAX_PASTE_CHARS, MIN_SECRET_LENGTH, Pasted, parse_paste,
+                                  states_match)
 from ucexplore.errors import SSOError, UcError
 
 try:  # tests/ may or may not become a package
@@ -55,41 +58,53 @@ def code(text: str, **kw) -> Pasted:
 # implicit grant (CUCM, Unity): every shape
 # =============================================================================================================
 
-IMPLICIT_SHAPES = {
-    "url, access_token first": f"{CB}#access_token={TOKEN}&token_type=Bearer&expires_in=3600",
-    "url, access_token last": f"{CB}#expires_in=3600&token_type=Bearer&access_token={TOKEN}",
-    "url, access_token middle": f"{CB}#token_type=Bearer&access_token={TOKEN}&expires_in=3600",
-    "url with query and fragment": f"{CB}?lang=en#access_token={TOKEN}&expires_in=3600",
-    "url with state": f"{CB}#access_token={TOKEN}&state={STATE}&expires_in=3600",
-    "url without scheme": f"app.example.com/cb#access_token={TOKEN}&expires_in=3600",
-    "lab callback": f"http://127.0.0.1:9100/lab/callback#access_token={TOKEN}&expires_in=3600",
-    "token in the query": f"{CB}?access_token={TOKEN}&expires_in=3600",
-    "fragment with #": f"#access_token={TOKEN}&token_type=Bearer&expires_in=3600",
-    "fragment without #": f"access_token={TOKEN}&token_type=Bearer&expires_in=3600",
-    "fragment, other param first": f"token_type=Bearer&access_token={TOKEN}&expires_in=3600",
+def implicit_shapes(sp: str) -> dict[str, str]:
+    """Every implicit-grant shape; ``sp`` is the state parameter the structured ones carry (``&state=…`` or "")."""
+    js = {"access_token": TOKEN, "expires_in": 3600, "token_type": "Bearer"}
+    if sp:
+        js["state"] = STATE
+    return {
+        "url, access_token first": f"{CB}#access_token={TOKEN}&token_type=Bearer&expires_in=3600{sp}",
+        "url, access_token last": f"{CB}#expires_in=3600&token_type=Bearer{sp}&access_token={TOKEN}",
+        "url, access_token middle": f"{CB}#token_type=Bearer&access_token={TOKEN}&expires_in=3600{sp}",
+        "url with query and fragment": f"{CB}?lang=en#access_token={TOKEN}&expires_in=3600{sp}",
+        "url, state in the middle": f"{CB}#access_token={TOKEN}{sp}&expires_in=3600",
+        "url without scheme": f"app.example.com/cb#access_token={TOKEN}&expires_in=3600{sp}",
+        "lab callback": f"http://127.0.0.1:9100/lab/callback#access_token={TOKEN}&expires_in=3600{sp}",
+        "token in the query": f"{CB}?access_token={TOKEN}&expires_in=3600{sp}",
+        "fragment with #": f"#access_token={TOKEN}&token_type=Bearer&expires_in=3600{sp}",
+        "fragment without #": f"access_token={TOKEN}&token_type=Bearer&expires_in=3600{sp}",
+        "fragment, other param first": f"token_type=Bearer&access_token={TOKEN}&expires_in=3600{sp}",
+        "double quotes": f'"{CB}#access_token={TOKEN}&expires_in=3600{sp}"',
+        "single quotes": f"'{CB}#access_token={TOKEN}&expires_in=3600{sp}'",
+        "curly double quotes": f"“{CB}#access_token={TOKEN}&expires_in=3600{sp}”",
+        "curly single quotes": f"‘{CB}#access_token={TOKEN}&expires_in=3600{sp}’",
+        "backticks": f"`{CB}#access_token={TOKEN}&expires_in=3600{sp}`",
+        "code fence": f"```\n{CB}#access_token={TOKEN}&expires_in=3600{sp}\n```",
+        "angle brackets": f"<{CB}#access_token={TOKEN}&expires_in=3600{sp}>",
+        "quotes and brackets": f"  \"<{CB}#access_token={TOKEN}&expires_in=3600{sp}>\"  ",
+        "whitespace around": f" \n\t {CB}#access_token={TOKEN}&expires_in=3600{sp} \r\n ",
+        "nbsp around": f"\u00a0{CB}#access_token={TOKEN}&expires_in=3600{sp}\u00a0",
+        "wrapped by a terminal": f"{CB}#access_to\nken={TOKEN[:20]}\n{TOKEN[20:]}&expires_\r\nin=3600{sp}",
+        "wrapped with indentation": f"{CB}#access_token={TOKEN[:17]}\n    {TOKEN[17:]}&expires_in=3600{sp}",
+        "zero-width space inside": f"{CB}#access_token={TOKEN[:9]}\u200b{TOKEN[9:]}&expires_in=3600{sp}",
+        "fully URL-encoded": quote(f"{CB}#access_token={TOKEN}&expires_in=3600{sp}", safe=""),
+        "double URL-encoded": quote(quote(f"{CB}#access_token={TOKEN}&expires_in=3600{sp}", safe=""), safe=""),
+        "encoded fragment": quote(f"#access_token={TOKEN}&expires_in=3600{sp}", safe=""),
+        "JSON with access_token": json.dumps(js),
+    }
+
+
+#: shapes with no parameters at all: nothing to check, the person chose that token
+BARE_IMPLICIT_SHAPES = {
     "bare token": TOKEN,
     "Bearer token": f"Bearer {TOKEN}",
     "Authorization header": f"Authorization: Bearer {TOKEN}",
-    "double quotes": f'"{CB}#access_token={TOKEN}&expires_in=3600"',
-    "single quotes": f"'{CB}#access_token={TOKEN}&expires_in=3600'",
-    "curly double quotes": f"“{CB}#access_token={TOKEN}&expires_in=3600”",
-    "curly single quotes": f"‘{CB}#access_token={TOKEN}&expires_in=3600’",
-    "backticks": f"`{CB}#access_token={TOKEN}&expires_in=3600`",
-    "code fence": f"```\n{CB}#access_token={TOKEN}&expires_in=3600\n```",
-    "angle brackets": f"<{CB}#access_token={TOKEN}&expires_in=3600>",
-    "quotes and brackets": f"  \"<{CB}#access_token={TOKEN}&expires_in=3600>\"  ",
-    "whitespace around": f" \n\t {CB}#access_token={TOKEN}&expires_in=3600 \r\n ",
-    "nbsp around": f"\u00a0{CB}#access_token={TOKEN}&expires_in=3600\u00a0",
-    "wrapped by a terminal": f"{CB}#access_to\nken={TOKEN[:20]}\n{TOKEN[20:]}&expires_\r\nin=3600",
-    "wrapped with indentation": f"{CB}#access_token={TOKEN[:17]}\n    {TOKEN[17:]}&expires_in=3600",
-    "zero-width space inside": f"{CB}#access_token={TOKEN[:9]}\u200b{TOKEN[9:]}&expires_in=3600",
-    "fully URL-encoded": quote(f"{CB}#access_token={TOKEN}&expires_in=3600", safe=""),
-    "double URL-encoded": quote(quote(f"{CB}#access_token={TOKEN}&expires_in=3600", safe=""), safe=""),
-    "encoded fragment": quote(f"#access_token={TOKEN}&expires_in=3600", safe=""),
     "bracketed bare token": f"<{TOKEN}>",
     "quoted bare token": f"'{TOKEN}'",
-    "JSON with access_token": json.dumps({"access_token": TOKEN, "expires_in": 3600, "token_type": "Bearer"}),
 }
+IMPLICIT_SHAPES = {**implicit_shapes(f"&state={STATE}"), **BARE_IMPLICIT_SHAPES}
+STATELESS_SHAPES = implicit_shapes("")
 
 
 @pytest.mark.parametrize("text", list(IMPLICIT_SHAPES.values()), ids=list(IMPLICIT_SHAPES))
@@ -99,6 +114,18 @@ def test_implicit_shapes_give_the_exact_token(text):
     assert got.access_token == TOKEN
     if "expires_in" in text or "expires_%" in text.lower():
         assert got.expires_in == 3600
+    if got.shape != "bare":
+        assert got.state == STATE
+
+
+@pytest.mark.parametrize("text", list(STATELESS_SHAPES.values()), ids=list(STATELESS_SHAPES))
+def test_implicit_shapes_without_the_sent_state_are_refused_unless_opted_out(text):
+    with pytest.raises(SSOError, match="has no state") as exc:
+        implicit(text, state=STATE)
+    assert TOKEN not in str(exc.value) and "Copy button" in str(exc.value)
+    assert "require_state=False" in str(exc.value), "the message names the opt-out"
+    assert implicit(text, state=STATE, require_state=False).access_token == TOKEN
+    assert implicit(text).access_token == TOKEN, "no state sent: nothing to check"
 
 
 @pytest.mark.parametrize("wrap", [
@@ -131,12 +158,19 @@ def test_implausible_expires_in_is_ignored(value):
     assert implicit(f"#access_token={TOKEN}&expires_in={value}").expires_in is None
 
 
-def test_state_is_optional_for_implicit_but_checked_when_echoed():
-    assert implicit(f"#access_token={TOKEN}", state=STATE).access_token == TOKEN
+def test_state_is_required_for_implicit_when_sent_and_checked_when_echoed():
+    # changed: a stateless fragment used to be accepted when the flow had sent a state (RFC 9700 §4.7)
+    with pytest.raises(SSOError, match="cut off"):
+        implicit(f"#access_token={TOKEN}", state=STATE)
+    with pytest.raises(SSOError, match="has no state"):
+        implicit(f"#access_token={TOKEN}&expires_in=3600", state=STATE)
+    assert implicit(f"#access_token={TOKEN}", state=STATE, require_state=False).access_token == TOKEN
     assert implicit(f"#access_token={TOKEN}&state={STATE}", state=STATE).state == STATE
-    with pytest.raises(SSOError, match="different sign-in attempt") as exc:
-        implicit(f"{CB}#access_token={TOKEN}&state=other-attempt", state=STATE)
-    assert TOKEN not in str(exc.value)
+    for opt_out in (True, False):  # a different state is refused even with the opt-out
+        with pytest.raises(SSOError, match="different sign-in attempt") as exc:
+            implicit(f"{CB}#access_token={TOKEN}&state=other-attempt", state=STATE, require_state=not opt_out)
+        assert TOKEN not in str(exc.value)
+    assert implicit(TOKEN, state=STATE).shape == "bare", "a bare token is the person's explicit choice"
 
 
 # =============================================================================================================
@@ -223,8 +257,12 @@ def test_code_shapes(text):
     assert (got.kind, got.code, got.state) == ("code", CODE, STATE)
 
 
-def test_bare_code_is_accepted_without_state():
-    got = code(f"  {CODE}\n", state=STATE)
+def test_bare_code_is_refused_when_a_state_was_sent():
+    # changed: a bare code used to be accepted "because PKCE binds it" — not a code issued without a challenge
+    with pytest.raises(SSOError, match="cannot be matched to this sign-in attempt") as exc:
+        code(f"  {CODE}\n", state=STATE)
+    assert "whole address the browser landed on" in str(exc.value) and CODE not in str(exc.value)
+    got = code(f"  {CODE}\n")  # no attempt to match (the double-paste check of a flow): read, not trusted
     assert (got.code, got.state, got.shape) == (CODE, None, "bare")
 
 
@@ -482,9 +520,9 @@ def _fragment(tok: str, state: str | None, rnd: random.Random, encode_value: boo
 
 
 @st.composite
-def implicit_pastes(draw):
+def implicit_pastes(draw, *, with_state: bool | None = None):
     tok = draw(tokens)
-    state = draw(st.one_of(st.none(), st.just(STATE)))
+    state = {None: draw(st.one_of(st.none(), st.just(STATE))), True: STATE, False: None}[with_state]
     rnd = random.Random(draw(st.integers(0, 2**32)))
     frag = _fragment(tok, state, rnd, encode_value=draw(st.booleans()))
     base = draw(st.sampled_from([CB, "http://127.0.0.1:9100/lab/callback", f"{CB}?lang=en", "app.example.com/cb"]))
@@ -501,7 +539,10 @@ def implicit_pastes(draw):
     elif shape == "bearer":
         payload, prefix = f"Bearer {tok}", len("Bearer ")
     else:
-        payload = json.dumps({"access_token": tok, "expires_in": 3600, "token_type": "Bearer"})
+        body = {"access_token": tok, "expires_in": 3600, "token_type": "Bearer"}
+        if state is not None:
+            body["state"] = state
+        payload = json.dumps(body)
     return tok, draw(decorated(payload, breakable_from=prefix))
 
 
@@ -534,11 +575,25 @@ def code_pastes(draw):
 
 
 @PROFILE
-@given(case=implicit_pastes())
+@given(case=implicit_pastes(with_state=True))
 def test_implicit_round_trip(case):
     tok, text = case
     got = parse_paste(text, expect="implicit", state=STATE)
     assert got.access_token == tok
+
+
+@PROFILE
+@given(case=implicit_pastes(with_state=False))
+def test_implicit_without_state_only_bare_tokens_pass_unless_opted_out(case):
+    # changed (was part of test_implicit_round_trip): stateless structured pastes are refused by default
+    tok, text = case
+    try:
+        got = parse_paste(text, expect="implicit", state=STATE)
+    except SSOError as exc:
+        assert tok not in str(exc) and "state" in str(exc)
+    else:
+        assert got.shape == "bare" and got.access_token == tok
+    assert parse_paste(text, expect="implicit", state=STATE, require_state=False).access_token == tok
 
 
 @PROFILE
@@ -557,9 +612,13 @@ def test_finesse_round_trip(case):
 @given(case=code_pastes())
 def test_code_round_trip(case):
     c, state, shape, text = case
+    if shape == "bare":  # changed: a bare code carries no state, so it is refused when one was sent
+        with pytest.raises(SSOError, match="whole address") as exc:
+            parse_paste(text, expect="code", state=state)
+        assert c not in str(exc.value)
+        return
     got = parse_paste(text, expect="code", state=state)
-    assert got.code == c
-    assert got.state == (None if shape == "bare" else state)
+    assert got.code == c and got.state == state
 
 
 @PROFILE
@@ -576,13 +635,10 @@ def test_code_state_mismatch_is_always_refused_without_the_code(case, other):
 @given(case=implicit_pastes())
 def test_implicit_paste_in_the_wrong_flow_is_refused_without_the_token(case):
     tok, text = case
-    try:
-        got = parse_paste(text, expect="code", state=STATE)
-    except SSOError as exc:
-        assert tok not in str(exc)
-        return
-    # a bare token is indistinguishable from a bare code: only that shape may pass, unchanged
-    assert got.shape == "bare" and got.code == tok
+    # a bare token is indistinguishable from a bare code, and a bare code is refused: nothing passes
+    with pytest.raises(SSOError) as exc:
+        parse_paste(text, expect="code", state=STATE)
+    assert tok not in str(exc.value)
 
 
 @PROFILE
@@ -598,3 +654,143 @@ def test_finesse_json_in_other_flows_is_refused_without_secrets(case):
 
 def test_every_failure_is_a_ucerror_subclass():
     assert issubclass(SSOError, UcError)
+
+
+# =============================================================================================================
+# hostile pastes: bounded, linear, never anything but a result or SSOError
+# =============================================================================================================
+
+@pytest.mark.parametrize("expect", EXPECTS)
+def test_an_oversized_paste_is_refused_before_it_is_read(expect):
+    for text in (" " * (MAX_PASTE_CHARS + 1), "a" * 100_000, (TOKEN * 1000).encode()):
+        with pytest.raises(SSOError, match=r"that is not (a sign-in address|the Finesse sign-in result): it is "
+                                           r"[\d,]+ characters long") as exc:
+            parse_paste(text, expect=expect, state=STATE)
+        assert TOKEN not in str(exc.value)
+    # a real result right under the limit is still read
+    padded = " " * (MAX_PASTE_CHARS - 200) + f"#access_token={TOKEN}&expires_in=60&state={STATE}"
+    if expect == "implicit":
+        assert implicit(padded, state=STATE).access_token == TOKEN
+
+
+def _cost(text: str, expect: str = "implicit", repeats: int = 5) -> float:
+    """The least time of a few parses (the least is the cost; the rest is the machine's noise)."""
+    best = float("inf")
+    for _ in range(repeats):
+        start = time.perf_counter()
+        try:
+            parse_paste(text, expect=expect, state=STATE, redirect_uri=CB)
+        except SSOError:
+            pass
+        best = min(best, time.perf_counter() - start)
+    return best
+
+
+def test_40000_spaces_cost_no_more_than_20_times_400():
+    # relative, not a wall-clock limit: a quadratic pattern made 40,000 spaces take seconds
+    for body in (" ", "a "):
+        small, big = "x" + body * 400 + "x", "x" + body * 40_000 + "x"
+        for expect in EXPECTS:
+            assert _cost(big, expect) <= 20 * _cost(small, expect), (body, expect)
+
+
+#: what hostile pastes are made of: each repeated to fill a paste at the size limit
+HOSTILE_UNITS = [" ", "\t", "\n", " \n ", "\u00a0", "\u200b", "a ", "a\n", "=", "&", "#", "?", "=&", "#?=&", "%",
+                 "%2", "%25", "'", '"', "“”", "<", "< ", "<p", "{", "[", '"error":', '"error_description":"',
+                 "\\", "Bearer ", "Authorization: Bearer ", "access_token=", "a=b&", "state=", "é𝔘", "\x00",
+                 "https://", "/", TOKEN]
+
+
+@pytest.mark.parametrize("unit", HOSTILE_UNITS, ids=[repr(u)[:24] for u in HOSTILE_UNITS])
+def test_parsing_cost_grows_linearly_with_the_paste(unit):
+    """100 times the paste costs at most ~linear time (quadratic would be 10,000 times)."""
+    n_big = MAX_PASTE_CHARS - 400
+    shapes = [lambda body: body, lambda body: "x" + body + "x", lambda body: f"{CB}#access_token={body}",
+              lambda body: "{" + body]
+    for shape in shapes:
+        small = shape((unit * (n_big // 100 // len(unit) + 1))[: n_big // 100])
+        big = shape((unit * (n_big // len(unit) + 1))[:n_big])
+        for expect in ("implicit", "code"):
+            assert _cost(big, expect) <= 400 * _cost(small, expect), (unit, expect)
+
+
+_HOSTILE_PIECES = st.one_of(
+    st.text(alphabet=" \t\n\r\u00a0\u2028\u200b\ufeff", min_size=1, max_size=8),   # whitespace runs
+    st.text(alphabet="=&#?%;", min_size=1, max_size=8),                            # structure characters
+    st.text(alphabet="'\"“”‘’`«»<>", min_size=1, max_size=4),                        # quotes and brackets
+    st.text(alphabet=B64TOKEN + "=", min_size=1, max_size=40),                     # token text
+    st.text(min_size=1, max_size=4),                                               # any unicode
+    _PIECES,
+)
+_HOSTILE = st.lists(st.tuples(_HOSTILE_PIECES, st.integers(1, 3000)), min_size=1, max_size=6).map(
+    lambda parts: "".join(piece * count for piece, count in parts)[: MAX_PASTE_CHARS + 2000])
+
+
+@pytest.mark.parametrize("expect", EXPECTS)
+@PROFILE
+@given(text=_HOSTILE)
+def test_hostile_pastes_are_parsed_or_refused_with_ssoerror(expect, text):
+    _check_outcome(text, expect)
+    try:
+        parse_paste(text, expect=expect, state=STATE, redirect_uri=CB, require_state=False)
+    except SSOError:
+        pass
+
+
+# -- a paste cut off part-way ---------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("text", [
+    f"{CB}#access_token={TOKEN[:30]}",
+    f"#access_token={TOKEN[:30]}",
+    f"access_token={TOKEN[:30]}",
+    f"{CB}?lang=en#access_token={TOKEN}",
+])
+def test_a_paste_cut_off_after_the_token_says_so(text):
+    with pytest.raises(SSOError) as exc:
+        implicit(text, state=STATE)
+    msg = str(exc.value)
+    assert "the address was cut off; copy it again with the Copy button" in msg
+    assert TOKEN[:30] not in msg
+
+
+def test_a_paste_cut_off_inside_the_state_says_so():
+    with pytest.raises(SSOError, match="different sign-in attempt.*looks cut off"):
+        implicit(f"{CB}#access_token={TOKEN}&expires_in=3600&state={STATE[:5]}", state=STATE)
+
+
+# -- the result object holds a credential ---------------------------------------------------------------------
+
+@pytest.mark.parametrize("protocol", range(pickle.HIGHEST_PROTOCOL + 1))
+def test_pasted_refuses_pickling(protocol):
+    for got in (implicit(f"#access_token={TOKEN}&state={STATE}", state=STATE), finesse(FINESSE_JSON),
+                code(f"{CODE}#{STATE}", state=STATE)):
+        with pytest.raises(TypeError, match="holds a credential and cannot be pickled; sign in again in the new "
+                                            "process") as exc:
+            pickle.dumps(got, protocol=protocol)
+        for secret in (TOKEN, REFRESH, CODE, JWT):
+            assert secret not in str(exc.value)
+        assert copy.copy(got) is got and copy.deepcopy(got) is got
+
+
+# -- identity-provider error text -------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("secret", [JWT, "QmFzZTY0LXBhc3RlZC1zZWNyZXQtdmFsdWUx", "0123456789abcdef0123456789abcdef",
+                                    "dGhpcy1pcy1hLXNlY3JldA+/dmFsdWU=", "z" * 50])
+def test_idp_error_text_masks_secret_looking_runs(secret):
+    enc = quote(secret, safe="")
+    for text in (f"#error=invalid_grant&error_description=token+{enc}+was+rejected",
+                 f"#error={enc}",
+                 '{"error":INVALID_REQUEST,"error_description":"token ' + secret + ' was rejected"}'):
+        with pytest.raises(SSOError, match="refused the sign-in") as exc:
+            implicit(text, state=STATE)
+        assert secret not in str(exc.value) and secret[:16] not in str(exc.value)
+    with pytest.raises(SSOError) as exc:
+        implicit(f"#error=invalid_grant&error_description=token+{enc}+was+rejected")
+    assert "invalid_grant — token ***** was rejected" in str(exc.value)
+
+
+def test_idp_error_text_is_truncated():
+    with pytest.raises(SSOError) as exc:
+        implicit("#error=server_error&error_description=" + "word+" * 500)
+    head = str(exc.value).split("\n")[0]
+    assert head.endswith("…") and len(head) < 300

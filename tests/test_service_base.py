@@ -595,7 +595,7 @@ async def lst_summary_meeting(service: Service, params: dict[str, Any], paging: 
     cred = await service.credentials.body_credential()
     return (
         f'<serv:message xmlns:serv="http://www.webex.com/schemas/2002/06/service"><header><securityContext>'
-        f"<webExID>{cred['user']}</webExID><password>{cred['password']}</password></securityContext></header>"
+        f"<webExID>{cred['user']}</webExID><password>{cred['password'].reveal()}</password></securityContext></header>"
         f"<body><bodyContent><listControl><startFrom>{paging['startFrom']}</startFrom>"
         f"<maximumNum>{paging['maximumNum']}</maximumNum></listControl>"
         f"<hostWebExID>{params.get('hostWebExID', '')}</hostWebExID></bodyContent></body></serv:message>"

@@ -183,7 +183,7 @@ def test_nothing_is_written_to_disk(tmp_path, monkeypatch):
     flow = CucmSSO(CUCM, redirect_uri=CB)
     remember(flow, KeyringStore(backend=MemoryKeyring()))
     remember(flow, False)
-    flow.complete(f"#access_token={ACCESS}")
+    flow.complete(f"#access_token={ACCESS}&state={flow.state}")
     flow.sign_out()
     assert list(tmp_path.rglob("*")) == []
 
@@ -195,7 +195,7 @@ def test_remember_saves_on_sign_in_and_restores_later():
     store = KeyringStore(backend=MemoryKeyring())
     flow = CucmSSO(CUCM, redirect_uri=CB)
     assert remember(flow, store) is False
-    flow.complete(f"#access_token={ACCESS}&expires_in=600")
+    flow.complete(f"#access_token={ACCESS}&expires_in=600&state={flow.state}")
     assert store.load(flow.store_key).access_token == ACCESS
     later = CucmSSO(CUCM, redirect_uri=CB)
     events = []
@@ -208,7 +208,7 @@ def test_remember_keys_are_per_product_and_host():
     store = MemoryStore()
     cucm = CucmSSO(CUCM, redirect_uri=CB)
     remember(cucm, store)
-    cucm.complete(f"#access_token={ACCESS}")
+    cucm.complete(f"#access_token={ACCESS}&state={cucm.state}")
     unity = UnitySSO(CUCM, redirect_uri=CB)
     other_host = CucmSSO("https://cucm2.example.com:8443", redirect_uri=CB)
     assert remember(unity, store) is False and remember(other_host, store) is False
@@ -245,7 +245,7 @@ def test_remember_follows_refresh_and_sign_out_and_does_not_double_subscribe():
     remember(flow, store)
     remember(flow, store)
     assert len(flow.on_change) == 1
-    flow.complete(f"#access_token={ACCESS}")
+    flow.complete(f"#access_token={ACCESS}&state={flow.state}")
     newer = flow.use_token(Token("MjpuZXdlci10b2tlbi10ZXh0LWZvci10ZXN0cw", expires_in=600))
     assert store.load(flow.store_key) is newer
     flow.sign_out()
@@ -255,7 +255,7 @@ def test_remember_follows_refresh_and_sign_out_and_does_not_double_subscribe():
 def test_remember_saves_a_token_held_already():
     store = MemoryStore()
     flow = CucmSSO(CUCM, redirect_uri=CB)
-    tok = flow.complete(f"#access_token={ACCESS}")
+    tok = flow.complete(f"#access_token={ACCESS}&state={flow.state}")
     assert remember(flow, store) is False
     assert store.load(flow.store_key) is tok
 
@@ -264,9 +264,9 @@ def test_forget_deletes_and_unsubscribes():
     store = MemoryStore()
     flow = CucmSSO(CUCM, redirect_uri=CB)
     remember(flow, store)
-    flow.complete(f"#access_token={ACCESS}")
+    flow.complete(f"#access_token={ACCESS}&state={flow.state}")
     forget(flow, store)
     assert store.load(flow.store_key) is None and flow.on_change == []
     flow.sign_out()
-    flow.complete(f"#access_token={ACCESS}")
+    flow.complete(f"#access_token={ACCESS}&state={flow.state}")
     assert store.load(flow.store_key) is None

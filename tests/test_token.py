@@ -73,7 +73,10 @@ def test_refresh_token_and_its_expiry():
 def test_authorization_header():
     assert Token(ACCESS).authorization() == f"Bearer {ACCESS}"
     assert Token(ACCESS, token_type="bearer").authorization() == f"Bearer {ACCESS}"
-    assert Token(ACCESS, token_type="MAC").authorization() == f"MAC {ACCESS}"
+    # a token_type from a paste or a store never changes the scheme (a pasted token_type=Basic must not make
+    # the token a Basic credential): every product takes Bearer
+    assert Token(ACCESS, token_type="Basic").authorization() == f"Bearer {ACCESS}"
+    assert Token(ACCESS, token_type="MAC").authorization() == f"Bearer {ACCESS}"
 
 
 def test_repr_str_describe_never_show_secrets():

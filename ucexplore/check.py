@@ -65,12 +65,25 @@ def _tls_details(host: str, port: int, ca: str | None, timeout: float) -> tuple[
     checks: list[Check] = []
     raw = ssl.create_default_context()
     raw.check_hostname, raw.verify_mode = False, ssl.CERT_NONE  # only to read the certificate for the report
-    with socket.create_connection((host, port), timeout=timeout) as sock, raw.wrap_socket(sock, server_hostname=host) as tls:
-        der = tls.getpeercert(binary_form=True) or b""
+    try:
+        with socket.create_connection((host, port), timeout=timeout) as sock, \
+                raw.wrap_socket(sock, server_hostname=host) as tls:
+            der = tls.getpeercert(binary_form=True) or b""
+    except (ssl.SSLError, OSError) as exc:
+        reason = getattr(exc, "reason", None) or type(exc).__name__
+        plain = "WRONG_VERSION_NUMBER" in str(exc) or "record layer failure" in str(exc)
+        return [Check(target, "tls", False, f"the TLS handshake failed ({reason})",
+                      "this port speaks plain HTTP: use http:// for it, or the server's HTTPS port"
+                      if plain else "check that this port speaks HTTPS (http:// vs https://) and the proxy/VPN")], None
     fingerprint = hashlib.sha256(der).hexdigest()
     checks.append(Check(target, "fingerprint", True, "SHA-256 " + ":".join(
         fingerprint[i:i + 2] for i in range(0, 16, 2)) + "…"))
-    ctx = ssl.create_default_context(cafile=ca) if ca else ssl.create_default_context()
+    try:
+        ctx = ssl.create_default_context(cafile=ca) if ca else ssl.create_default_context()
+    except (OSError, ssl.SSLError) as exc:
+        checks.append(Check(target, "tls", False, f"cannot load the CA bundle {ca!r} ({type(exc).__name__})",
+                            "--ca takes the path of a PEM file with the CA certificate(s)"))
+        return checks, None
     try:
         with socket.create_connection((host, port), timeout=timeout) as sock, ctx.wrap_socket(sock, server_hostname=host) as tls:
             cert = tls.getpeercert() or {}
@@ -87,6 +100,10 @@ def _tls_details(host: str, port: int, ca: str | None, timeout: float) -> tuple[
         checks.append(Check(target, "tls", False, f"does not verify: {exc.verify_message}",
                             "get the server's CA certificate (PEM) and pass verify='ca.pem' "
                             "(CLI: --ca ca.pem); never turn verification off"))
+        return checks, None
+    except (ssl.SSLError, OSError) as exc:
+        checks.append(Check(target, "tls", False, f"the TLS handshake failed ({type(exc).__name__})",
+                            "check that this port speaks HTTPS and that nothing in between rewrites TLS"))
         return checks, None
 
 

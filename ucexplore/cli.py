@@ -102,6 +102,9 @@ def learner_accounts(lab: object, count: int) -> str:
     password = lab.demo_user[1]  # type: ignore[attr-defined]
     lines = [f"\nlearner accounts (password {password}):", f"  {'user':<14} {'extension':<10} agent id"]
     lines += [f"  {u.username:<14} {u.extension:<10} {agent}" for u, agent in rows]
+    host = getattr(getattr(lab, "config", None), "host", "127.0.0.1")
+    if not getattr(lab, "ca_path", None) and host not in ("127.0.0.1", "::1", "localhost"):
+        lines.append("  learners: set UCX_ALLOW_INSECURE_HTTP=1 too (this lab speaks plain http; --https avoids it)")
     return "\n".join(lines)
 
 

@@ -6,7 +6,9 @@
     ├── NotSignedIn             a data call before the sign-in finished
     ├── TokenExpired            the token ran out and cannot be refreshed: sign in again
     ├── SSOError                a bad paste, a state mismatch, an error sent back by the identity provider
+    ├── InvalidArgument         a call was given a value it cannot take (also a ValueError)
     ├── ConnectionFailed        DNS, refused connection, timeout, TLS verification failure
+    │   └── RedirectRefused     a request carrying credentials was redirected to another origin
     ├── ParseError              a body that is not what the endpoint sends (truncated, HTML, wrong type)
     └── ApiError                the server answered with an error (status, type, code, message, tracking id)
         ├── RateLimited         429 (or the XML API's 000045) after the retries were used up
@@ -34,7 +36,9 @@ __all__ = [
     "NotSignedIn",
     "TokenExpired",
     "SSOError",
+    "InvalidArgument",
     "ConnectionFailed",
+    "RedirectRefused",
     "ParseError",
     "ApiError",
     "RateLimited",
@@ -90,12 +94,27 @@ class SSOError(UcError):
     """The sign-in could not be completed: bad paste, state mismatch, or an error from the identity provider."""
 
 
+class InvalidArgument(UcError, ValueError):
+    """A call was given a value it cannot take; the message says what it accepts.
+
+    Example::
+
+        >>> isinstance(InvalidArgument("limit= takes a whole number"), ValueError)
+        True
+    """
+
+
 class ConnectionFailed(UcError):
     """The server could not be reached (DNS, refused, timeout) or its TLS certificate did not verify."""
 
     def __init__(self, message: str, *, host: str | None = None, hint: str | None = None) -> None:
         self.host = host
         super().__init__(message, hint=hint)
+
+
+class RedirectRefused(ConnectionFailed):
+    """The server redirected a request that carries credentials (a header, a password or token in the body, a
+    secret query parameter) to another origin; ucexplore does not follow it. The message names both origins."""
 
 
 class ParseError(UcError):

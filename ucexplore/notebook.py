@@ -38,7 +38,7 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import quote, urlsplit
 
-from .redact import redact, register_secret
+from .redact import redact, refuse_pickle, register_secret
 
 __all__ = [
     "ENV_VARS",
@@ -130,6 +130,9 @@ class NotebookEnv:
         register_secret(self._demo_password)
         if self._admin:
             register_secret(self._admin[1])
+
+    def __reduce__(self) -> Any:
+        raise refuse_pickle("the notebook environment (it keeps the demo and admin passwords)")
 
     # -- facts ------------------------------------------------------------------------------------------
     @property

@@ -23,7 +23,8 @@ import re
 import threading
 from typing import Any, Iterable
 
-__all__ = ["MASK", "register_secret", "forget_secret", "redact", "redact_url", "redact_params"]
+__all__ = ["MASK", "Secret", "SecretBody", "register_secret", "forget_secret", "redact", "redact_url",
+           "redact_params", "refuse_pickle"]
 
 MASK = "*****"
 
@@ -60,6 +61,106 @@ _PATTERNS = [
     # Authorization headers
     re.compile(r"(?i)\b(Bearer|Basic)\s+([A-Za-z0-9._~+/=-]{8,})"),
 ]
+
+
+def refuse_pickle(what: str) -> TypeError:
+    """The error every credential-holding object raises when pickled (``%store``, dill, multiprocessing).
+
+    Example::
+
+        >>> str(refuse_pickle("a Basic credential"))
+        'a Basic credential holds a secret and cannot be pickled; create it again in the new process'
+    """
+    return TypeError(f"{what} holds a secret and cannot be pickled; create it again in the new process")
+
+
+class Secret:
+    """A credential string that shows as ``*****`` in every repr, str and format; ``reveal()`` gives the text.
+
+    Credentials that travel in a body (WebDialer SOAP, the Webex XML API) are handed around as ``Secret`` so
+    that a traceback's frame locals (``%xmode Verbose``, ``pytest --showlocals``, Sentry) never show them.
+
+    Example::
+
+        >>> s = Secret("pa55word-text")
+        >>> s, f"{s}", s.reveal()
+        (Secret('*****'), '*****', 'pa55word-text')
+    """
+
+    __slots__ = ("_value",)
+
+    def __init__(self, value: str) -> None:
+        self._value = str(value)
+        register_secret(self._value)
+
+    def reveal(self) -> str:
+        """The secret text itself (for the request being built, nothing else)."""
+        return self._value
+
+    def __repr__(self) -> str:
+        return f"Secret({MASK!r})"
+
+    def __str__(self) -> str:
+        return MASK
+
+    def __format__(self, spec: str) -> str:
+        return MASK
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Secret) and other._value == self._value
+
+    def __hash__(self) -> int:
+        return hash(self._value)
+
+    def __bool__(self) -> bool:
+        return bool(self._value)
+
+    def __reduce__(self) -> Any:
+        raise refuse_pickle("a Secret")
+
+
+class SecretBody:
+    """A request body built from plain text and :class:`Secret` parts; only the transport reveals it.
+
+    Example::
+
+        >>> body = SecretBody("<password>", Secret("pa55word-text"), "</password>")
+        >>> body, body.reveal()
+        (SecretBody('<password>*****</password>'), b'<password>pa55word-text</password>')
+        >>> (body + "<more/>").reveal()[-7:]
+        b'<more/>'
+    """
+
+    __slots__ = ("_parts",)
+
+    def __init__(self, *parts: "str | Secret | SecretBody") -> None:
+        flat: list[str | Secret] = []
+        for part in parts:
+            if isinstance(part, SecretBody):
+                flat.extend(part._parts)
+            elif isinstance(part, (str, Secret)):
+                flat.append(part)
+            else:
+                raise TypeError(f"SecretBody parts are str or Secret, got {type(part).__name__}")
+        self._parts = tuple(flat)
+
+    def reveal(self) -> bytes:
+        """The body as UTF-8 bytes, secrets included."""
+        return "".join(p.reveal() if isinstance(p, Secret) else p for p in self._parts).encode("utf-8")
+
+    def __add__(self, other: "str | Secret | SecretBody") -> "SecretBody":
+        return SecretBody(self, other)
+
+    def __radd__(self, other: "str | Secret") -> "SecretBody":
+        return SecretBody(other, self)
+
+    def __repr__(self) -> str:
+        return f"SecretBody({''.join(str(p) for p in self._parts)!r})"
+
+    __str__ = __repr__
+
+    def __reduce__(self) -> Any:
+        raise refuse_pickle("a request body with a credential")
 
 
 def register_secret(value: str | None) -> None:

@@ -39,8 +39,17 @@ from urllib.parse import urlsplit
 import httpx
 
 from .auth.credentials import Credentials, resolve_auth
-from .errors import ApiError, ConnectionFailed, ParseError, RateLimited, ServerBusy, UcError
-from .redact import redact, redact_url
+from .errors import (
+    ApiError,
+    ConnectionFailed,
+    InvalidArgument,
+    ParseError,
+    RateLimited,
+    RedirectRefused,
+    ServerBusy,
+    UcError,
+)
+from .redact import Secret, SecretBody, redact, redact_params, redact_url
 
 __all__ = [
     "IDEMPOTENT_METHODS",
@@ -48,6 +57,8 @@ __all__ = [
     "Progress",
     "RetryPolicy",
     "Transport",
+    "check_plain_http",
+    "check_verify",
     "default_error_decoder",
     "parse_retry_after",
     "run_sync",
@@ -65,6 +76,12 @@ MAX_BODY_BYTES = 64 * 1024 * 1024
 
 #: Progress bars appear for pulls of more than this many pages.
 PROGRESS_MIN_PAGES = 3
+
+#: Redirects followed by one request before giving up.
+MAX_REDIRECTS = 10
+
+#: After this many requests in a row to a host got no answer at all, calls to it fail at once for a cool-down.
+SILENT_AFTER = 3
 
 
 # ============================================================================================================
@@ -228,8 +245,10 @@ class RetryPolicy:
         return min(base * random.uniform(0.5, 1.0), self.max_wait)
 
 
-class _Retry(Exception):
-    """Internal: this attempt failed in a way worth another try."""
+class _Retry:
+    """Internal: this attempt failed in a way worth another try (returned, never raised)."""
+
+    __slots__ = ("kind", "error", "retry_after", "response")
 
     def __init__(
         self,
@@ -238,11 +257,79 @@ class _Retry(Exception):
         retry_after: float | None = None,
         response: httpx.Response | None = None,
     ) -> None:
-        super().__init__(kind)
         self.kind = kind
         self.error = error
         self.retry_after = retry_after
         self.response = response
+
+
+@dataclass(frozen=True, eq=False)
+class _Call:
+    """Internal: everything one :meth:`Transport.fetch` call sends (its repr shows no body)."""
+
+    method: str
+    url: str
+    params: Any
+    headers: dict[str, str]
+    content: Any
+    data: Any
+    json: Any
+    send_auth: bool
+    ok: frozenset[int] | None
+    decoder: Any
+    parse: Any
+    idempotent: bool
+    follow_redirects: bool
+
+    @property
+    def carries_credentials(self) -> bool:
+        """Whether a redirect of this request to another origin could hand a credential over."""
+        if self.send_auth or self.content is not None or self.data is not None or self.json is not None:
+            return True
+        return bool(self.params) and redact_params(self.params) != dict(
+            self.params.items() if isinstance(self.params, Mapping) else self.params
+        )
+
+    def __repr__(self) -> str:
+        return f"<request {self.method} {redact_url(self.url)}>"
+
+
+def _reveal(value: Any) -> Any:
+    """``value`` with every :class:`~ucexplore.redact.Secret` in it (top level or one mapping deep) revealed."""
+    if isinstance(value, (Secret, SecretBody)):
+        return value.reveal()
+    if isinstance(value, Mapping):
+        return {k: v.reveal() if isinstance(v, Secret) else v for k, v in value.items()}
+    return value
+
+
+def _build(client: httpx.AsyncClient, call: _Call, method: str, url: str, params: Any, with_body: bool
+           ) -> httpx.Request:
+    """The httpx request for one hop; secrets are revealed only here, into the request itself."""
+    if not with_body:
+        return client.build_request(method, url, params=params, headers=call.headers)
+    return client.build_request(method, url, params=params, headers=call.headers, content=_reveal(call.content),
+                                data=_reveal(call.data), json=_reveal(call.json))
+
+
+def _authorize(request: httpx.Request, value: str | None) -> None:
+    """Put the Authorization header on ``request`` (the value lives only in this short frame)."""
+    if value:
+        request.headers["Authorization"] = value
+
+
+def _origin(url: httpx.URL) -> tuple[str, str, int]:
+    scheme = url.scheme.lower()
+    return scheme, (url.host or "").lower(), url.port or (443 if scheme == "https" else 80)
+
+
+def _origin_text(url: httpx.URL) -> str:
+    scheme, host, port = _origin(url)
+    return f"{scheme}://{host}:{port}"
+
+
+#: Transport failures that mean the server did not answer at all (a frozen server, a dead VPN).
+_SILENCE = (httpx.ReadTimeout, httpx.ConnectTimeout, httpx.WriteTimeout)
 
 
 # ============================================================================================================
@@ -416,6 +503,73 @@ def _default_ssl_context() -> ssl.SSLContext:
     return _default_ssl
 
 
+def check_verify(verify: Any) -> Any:
+    """``verify`` if it is one of the accepted values, else :class:`~ucexplore.errors.InvalidArgument`.
+
+    Example::
+
+        >>> check_verify(True)
+        True
+        >>> check_verify(None)
+        Traceback (most recent call last):
+        ...
+        ucexplore.errors.InvalidArgument: verify= takes True, a CA bundle path, an ssl.SSLContext or False; got None
+        → leave it out to check certificates against the system CAs, or pass verify="/path/to/ca.pem"
+    """
+    if verify is True or verify is False or isinstance(verify, ssl.SSLContext):
+        return verify
+    if isinstance(verify, (str, os.PathLike)) and os.fspath(verify).strip():
+        path = os.fspath(verify)
+        if not os.path.exists(path):
+            raise ConnectionFailed(
+                f"the CA bundle {path!r} does not exist",
+                hint="verify= takes True, False, or the path of a PEM file with the CA certificate(s)",
+            )
+        return verify
+    raise InvalidArgument(
+        f"verify= takes True, a CA bundle path, an ssl.SSLContext or False; got {verify!r}",
+        hint='leave it out to check certificates against the system CAs, or pass verify="/path/to/ca.pem"',
+    )
+
+
+def _is_loopback(host: str) -> bool:
+    import ipaddress
+
+    host = host.strip("[]").lower()
+    if host == "localhost" or host.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def check_plain_http(base_url: str, with_credentials: bool, allowed: bool = False) -> None:
+    """Refuse credentials over plain ``http://`` to a host that is not loopback, unless explicitly allowed
+    (``allow_insecure_http=True`` or ``UCX_ALLOW_INSECURE_HTTP=1``); allowed, it is logged as a warning.
+
+    Example::
+
+        >>> check_plain_http("http://127.0.0.1:9101", True)          # the lab: fine
+        >>> check_plain_http("http://cucm.example.com", True)
+        Traceback (most recent call last):
+        ...
+        ucexplore.errors.InvalidArgument: refusing to send credentials over plain http:// to cucm.example.com
+        → use https://; for a lab on your own network pass allow_insecure_http=True (or set UCX_ALLOW_INSECURE_HTTP=1)
+    """
+    parts = urlsplit(base_url)
+    if parts.scheme != "http" or not with_credentials or _is_loopback(parts.hostname or ""):
+        return
+    if not (allowed or os.environ.get("UCX_ALLOW_INSECURE_HTTP", "").strip().lower() in ("1", "true", "yes")):
+        raise InvalidArgument(
+            f"refusing to send credentials over plain http:// to {parts.netloc}",
+            hint="use https://; for a lab on your own network pass allow_insecure_http=True "
+            "(or set UCX_ALLOW_INSECURE_HTTP=1)",
+        )
+    log.warning("credentials to %s go over plain http:// (allow_insecure_http): anyone on the path can read them",
+                parts.netloc)
+
+
 # ============================================================================================================
 # the transport
 # ============================================================================================================
@@ -463,12 +617,18 @@ class Transport:
         headers: Mapping[str, str] | None = None,
         http_transport: httpx.AsyncBaseTransport | None = None,
         max_body: int = MAX_BODY_BYTES,
+        allow_insecure_http: bool = False,
     ) -> None:
         parts = urlsplit(str(base_url).strip())
         if parts.scheme not in ("http", "https") or not parts.hostname:
-            raise ValueError(f"base_url must look like https://host[:port], got {redact(base_url)!r}")
-        if max_concurrency < 1:
-            raise ValueError("max_concurrency must be at least 1")
+            raise InvalidArgument(
+                f"base_url must look like https://host[:port], got {redact(base_url)!r}",
+                hint="include the scheme and the host, e.g. https://cucm.example.com:8443",
+            )
+        if isinstance(max_concurrency, bool) or not isinstance(max_concurrency, int) or max_concurrency < 1:
+            raise InvalidArgument(f"max_concurrency= takes a whole number of at least 1, got {max_concurrency!r}")
+        if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not timeout > 0:
+            raise InvalidArgument(f"timeout= takes a number of seconds above 0, got {timeout!r}")
         self.base_url = f"{parts.scheme}://{parts.netloc}{parts.path.rstrip('/')}"
         self._origin = (
             parts.scheme,
@@ -477,7 +637,13 @@ class Transport:
         )
         self.host = parts.netloc
         self.credentials: Credentials = resolve_auth(auth)
+        if not isinstance(http_transport, (httpx.MockTransport, httpx.ASGITransport)):  # those use no network
+            check_plain_http(self.base_url, self.credentials.kind != "none", allow_insecure_http)
         self.timeout = float(timeout)
+        #: the longest one attempt may take from the first byte sent to the last byte read
+        self.attempt_budget = max(3 * self.timeout, 5.0)
+        #: how long calls to a host that stopped answering fail at once before it is tried again
+        self.silent_cooldown = max(2 * self.timeout, 5.0)
         self.max_concurrency = int(max_concurrency)
         self.retry = retry or RetryPolicy()
         self.progress = bool(progress)
@@ -485,24 +651,24 @@ class Transport:
         self.headers = dict(headers or {})
         self.max_body = int(max_body)
         self._http_transport = http_transport
-        self._verify_arg = verify
-        if isinstance(verify, (str, os.PathLike)) and not os.path.exists(verify):
-            raise ConnectionFailed(
-                f"the CA bundle {os.fspath(verify)!r} does not exist",
-                host=self.host,
-                hint="verify= takes True, False, or the path of a PEM file with the CA certificate(s)",
-            )
+        self._verify_arg = check_verify(verify)
         if verify is False:
             log.warning("TLS certificate verification is OFF for %s (verify=False)", self.host)
         self._ssl: ssl.SSLContext | bool | None = None
         self._lock = threading.Lock()
         self._states: dict[asyncio.AbstractEventLoop, _LoopState] = {}
+        self._silent: dict[str, tuple[int, float | None]] = {}
         self.stats: dict[str, float] = {}
         self.retry_log: list[tuple[str, float]] = []
         #: decides whether a 401 is a token problem worth one refresh (None: always); a service sets it when
         #: its server also answers 401 for "not allowed" (Finesse), so a refusal does not rotate tokens
         self.refresh_on_401: Callable[[httpx.Response], bool] | None = None
         self.reset_stats()
+
+    def __reduce__(self) -> Any:
+        raise TypeError(
+            "a ucexplore client holds credentials and cannot be pickled; create it again in the new process"
+        )
 
     # -- bookkeeping -------------------------------------------------------------------------------------
     def reset_stats(self) -> None:
@@ -564,7 +730,7 @@ class Transport:
             timeout=httpx.Timeout(self.timeout),
             limits=limits,
             transport=self._http_transport,
-            follow_redirects=True,
+            follow_redirects=False,  # followed by hand in _send, where credentials are checked per hop
             headers={"User-Agent": "ucexplore/0.1"},
         )
 
@@ -637,21 +803,11 @@ class Transport:
 
             >>> r = await t.request("GET", "/cucm-uds/users", params={"last": "Ka"})   # doctest: +SKIP
         """
-        response, _ = await self.fetch(
-            method,
-            url_or_path,
-            None,
-            params=params,
-            headers=headers,
-            content=content,
-            data=data,
-            json=json,
-            auth=auth,
-            expect=expect,
-            error_decoder=error_decoder,
-            idempotent=idempotent,
-            follow_redirects=follow_redirects,
-        )
+        call = self._prepare(method, url_or_path, None, params=params, headers=headers, content=content, data=data,
+                             json=json, auth=auth, expect=expect, error_decoder=error_decoder,
+                             idempotent=idempotent, follow_redirects=follow_redirects)
+        del content, data, json  # the body may hold a credential: from here on only ``call`` (repr-safe) has it
+        response, _ = await self._perform(call)
         return response
 
     async def fetch(
@@ -662,7 +818,7 @@ class Transport:
         *,
         params: Mapping[str, Any] | None = None,
         headers: Mapping[str, str] | None = None,
-        content: bytes | str | None = None,
+        content: bytes | str | SecretBody | None = None,
         data: Mapping[str, Any] | None = None,
         json: Any = None,
         auth: bool = True,
@@ -675,212 +831,273 @@ class Transport:
 
         When ``parse`` raises an exception whose ``retry`` attribute is ``"truncated"`` (a cut-off body, for
         idempotent requests) or ``"rate_limited"`` (e.g. the Webex XML API's 000045 inside HTTP 200), the
-        request is sent again like a 429.
+        request is sent again like a 429. ``content`` may be a :class:`~ucexplore.redact.SecretBody` (a body
+        that holds a credential): it is revealed only while the request is built.
+
+        Every call has a deadline (``retry.max_total`` seconds, attempts included), and once a host has let
+        :data:`SILENT_AFTER` requests in a row go unanswered, calls to it fail at once for a short cool-down
+        instead of queueing behind a server that has stopped answering.
 
         Example::
 
             >>> resp, records = await t.fetch("GET", "/x", lambda r: r.json())   # doctest: +SKIP
         """
+        call = self._prepare(method, url_or_path, parse, params=params, headers=headers, content=content, data=data,
+                             json=json, auth=auth, expect=expect, error_decoder=error_decoder,
+                             idempotent=idempotent, follow_redirects=follow_redirects)
+        del content, data, json  # the body may hold a credential: from here on only ``call`` (repr-safe) has it
+        return await self._perform(call)
+
+    def _prepare(self, method: str, url_or_path: str, parse: Any, *, params: Any, headers: Any, content: Any,
+                 data: Any, json: Any, auth: bool, expect: Iterable[int] | None, error_decoder: Any,
+                 idempotent: bool | None, follow_redirects: bool) -> _Call:
         method = method.upper()
         full = self.url(url_or_path)
         send_auth = auth and self.credentials.kind != "none"
         if send_auth and not self.same_origin(full):
             log.warning("not sending credentials to %s: it is not %s", redact_url(full), self.host)
             send_auth = False
-        if idempotent is None:
-            idempotent = method in IDEMPOTENT_METHODS
-        ok = frozenset(expect) if expect is not None else None
-        decoder = error_decoder or default_error_decoder
+        return _Call(
+            method=method,
+            url=full,
+            params=params,
+            headers={**self.headers, **(headers or {})},
+            content=content,
+            data=data,
+            json=json,
+            send_auth=send_auth,
+            ok=frozenset(expect) if expect is not None else None,
+            decoder=error_decoder or default_error_decoder,
+            parse=parse,
+            idempotent=method.upper() in IDEMPOTENT_METHODS if idempotent is None else idempotent,
+            follow_redirects=follow_redirects,
+        )
+
+    async def _perform(self, call: _Call) -> tuple[httpx.Response, Any]:
+        """The retry loop of one call (see :meth:`fetch`)."""
+        method, full = call.method, call.url
         st = self._state()
         host = urlsplit(full).netloc.lower()
         sem = self._semaphore(st, host)
         policy = self.retry
         loop = asyncio.get_running_loop()
+        started = loop.time()
         attempt = 0
         retries = 0
-        waited = 0.0
         refreshed = False
+        # Errors are raised outside every ``except`` block, so none of them chains an httpx exception (whose
+        # request object would carry the Authorization header) as its __context__.
         while True:
             attempt += 1
-            hdrs = {**self.headers, **(headers or {})}
-            if send_auth:
-                value = await self.credentials.authorization()
-                if value:
-                    hdrs["Authorization"] = value
-            try:
-                response, parsed = await self._attempt(
-                    st,
-                    sem,
-                    host,
-                    loop,
-                    method,
-                    full,
-                    params,
-                    hdrs,
-                    content,
-                    data,
-                    json,
-                    ok,
-                    decoder,
-                    parse,
-                    idempotent,
-                    attempt,
-                    follow_redirects,
+            self._check_answering(host)
+            outcome = await self._attempt(st, sem, host, loop, call, attempt)
+            if not isinstance(outcome, _Retry):
+                return outcome
+            r = outcome
+            if r.kind == "unauthorized":
+                assert r.response is not None
+                worth_refresh = self.refresh_on_401 is None or self.refresh_on_401(r.response)
+                if not refreshed and worth_refresh:
+                    refreshed = True
+                    if await self.credentials.after_unauthorized():
+                        self._count("refreshes")
+                        log.debug("%s %s: 401, credentials refreshed, trying once more", method, redact_url(full))
+                        continue
+                raise self._decoded_error(call.decoder, r.response)
+            retries += 1
+            delay = policy.delay(retries, r.retry_after)
+            if attempt >= policy.attempts or (loop.time() - started) + delay > policy.max_total:
+                raise self._final_error(r, call.decoder, method, full, attempt)
+            self._count("retries")
+            self._count("waited_s", delay)
+            self._count(
+                {"rate_limited": "rate_limited_waits", "busy": "busy_waits", "truncated": "parse_retries"}.get(
+                    r.kind, "reset_retries"
                 )
-                return response, parsed
-            except _Retry as r:
-                if r.kind == "unauthorized":
-                    assert r.response is not None
-                    worth_refresh = self.refresh_on_401 is None or self.refresh_on_401(r.response)
-                    if not refreshed and worth_refresh:
-                        refreshed = True
-                        if await self.credentials.after_unauthorized():
-                            self._count("refreshes")
-                            log.debug(
-                                "%s %s: 401, credentials refreshed, trying once more",
-                                method,
-                                redact_url(full),
-                            )
-                            continue
-                    assert r.response is not None
-                    raise self._decoded_error(decoder, r.response) from None
-                retries += 1
-                delay = policy.delay(retries, r.retry_after)
-                if attempt >= policy.attempts or waited + delay > policy.max_total:
-                    raise self._final_error(r, decoder, method, full, attempt) from None
-                waited += delay
-                self._count("retries")
-                self._count("waited_s", delay)
-                self._count(
-                    {
-                        "rate_limited": "rate_limited_waits",
-                        "busy": "busy_waits",
-                        "truncated": "parse_retries",
-                    }.get(r.kind, "reset_retries")
-                )
-                with self._lock:
-                    if len(self.retry_log) < 10_000:
-                        self.retry_log.append((r.kind, delay))
-                if r.kind in ("rate_limited", "busy") and r.retry_after:
-                    # be polite: hold every request to this host until the server's deadline
-                    st.not_before[host] = max(st.not_before.get(host, 0.0), loop.time() + delay)
-                log.info(
-                    "%s %s: %s, retry %d/%d in %.2f s",
-                    method,
-                    redact_url(full),
-                    r.kind,
-                    retries,
-                    policy.attempts - 1,
-                    delay,
-                )
-                await asyncio.sleep(delay)
+            )
+            with self._lock:
+                if len(self.retry_log) < 10_000:
+                    self.retry_log.append((r.kind, delay))
+            if r.kind in ("rate_limited", "busy") and r.retry_after:
+                # be polite: hold every request to this host until the server's deadline
+                st.not_before[host] = max(st.not_before.get(host, 0.0), loop.time() + delay)
+            log.info(
+                "%s %s: %s, retry %d/%d in %.2f s", method, redact_url(full), r.kind, retries,
+                policy.attempts - 1, delay,
+            )
+            await asyncio.sleep(delay)
 
+    # -- one attempt -------------------------------------------------------------------------------------
     async def _attempt(
         self,
         st: _LoopState,
         sem: asyncio.Semaphore,
         host: str,
         loop: asyncio.AbstractEventLoop,
-        method: str,
-        url: str,
-        params: Any,
-        headers: dict[str, str],
-        content: Any,
-        data: Any,
-        json: Any,
-        ok: frozenset[int] | None,
-        decoder: ErrorDecoder,
-        parse: Any,
-        idempotent: bool,
+        call: _Call,
         attempt: int,
-        follow_redirects: bool,
-    ) -> tuple[httpx.Response, Any]:
+    ) -> tuple[httpx.Response, Any] | _Retry:
+        """Send once; return the result, or a :class:`_Retry` saying why another try is worthwhile.
+
+        Final failures are raised after the ``except`` blocks, never inside them (see :meth:`fetch`)."""
         wait = st.not_before.get(host, 0.0) - loop.time()
         if wait > 0:
             await asyncio.sleep(wait)
-        client = st.client
         async with sem:
+            self._check_answering(host)  # waited for a slot while the host stopped answering
             t0 = time.perf_counter()
             self._count("requests")
+            failure: BaseException | None = None
+            retry: _Retry | None = None
             try:
-                request = client.build_request(
-                    method, url, params=params, headers=headers, content=content, data=data, json=json
-                )
-                response = await client.send(request, stream=True, follow_redirects=follow_redirects)
-                try:
-                    length = response.headers.get("Content-Length")
-                    if length and length.isdigit() and int(length) > self.max_body:
-                        raise ParseError(
-                            f"the response is too large ({int(length):,} bytes > {self.max_body:,})",
-                            url=redact_url(url),
-                            hint="ask for less (limit=, filters) or raise Transport(max_body=...)",
-                        )
-                    await self._read_bounded(response, url)
-                finally:
-                    await response.aclose()
+                async with asyncio.timeout(self.attempt_budget):
+                    response, authorized = await self._send(st.client, call)
+                    try:
+                        length = response.headers.get("Content-Length")
+                        if length and length.isdigit() and int(length) > self.max_body:
+                            raise self._too_large(call.url, f"{int(length):,} bytes > {self.max_body:,}")
+                        await self._read_bounded(response, call.url)
+                    finally:
+                        await response.aclose()
             except httpx.TransportError as exc:
-                kind = _retry_kind(exc, idempotent)
+                kind = _retry_kind(exc, call.idempotent)
+                if not isinstance(exc, httpx.PoolTimeout):  # a full local pool says nothing of the host
+                    self._note_answer(host, answered=not isinstance(exc, _SILENCE))
                 if log.isEnabledFor(logging.DEBUG):
-                    log.debug(
-                        "%s %s -> %s after %.1f ms (try %d)",
-                        method,
-                        redact_url(url),
-                        type(exc).__name__,
-                        (time.perf_counter() - t0) * 1000,
-                        attempt,
-                    )
-                if kind is not None:
-                    raise _Retry(kind, self._connection_error(exc, url)) from None
-                raise self._connection_error(exc, url) from None
-            except httpx.TooManyRedirects:
-                raise ConnectionFailed(
-                    f"too many redirects from {redact_url(url)}",
+                    log.debug("%s %s -> %s after %.1f ms (try %d)", call.method, redact_url(call.url),
+                              type(exc).__name__, (time.perf_counter() - t0) * 1000, attempt)
+                err = self._connection_error(exc, call.url)
+                if kind is None:
+                    failure = err
+                else:
+                    retry = _Retry(kind, err)
+            except TimeoutError:  # the whole attempt outlived its budget (a server trickling its answer)
+                self._note_answer(host, answered=False)
+                err = ConnectionFailed(
+                    f"{host} did not finish answering {call.method} {redact_url(call.url)} "
+                    f"within {self.attempt_budget:g} s",
                     host=host,
-                    hint="check the base URL; the server keeps redirecting",
-                ) from None
+                    hint="the server is very slow or stuck: try again later, raise timeout=, or ask for less",
+                )
+                if call.idempotent:
+                    retry = _Retry("timeout", err)
+                else:
+                    failure = err
             except httpx.HTTPError as exc:  # invalid URL, unsupported protocol, …
-                raise ConnectionFailed(
-                    f"cannot send {method} {redact_url(url)}: {type(exc).__name__}: {exc}",
+                failure = ConnectionFailed(
+                    f"cannot send {call.method} {redact_url(call.url)}: {type(exc).__name__}: {_short(str(exc))}",
                     host=host,
                     hint="check the base URL (scheme://host[:port])",
-                ) from None
+                )
+            if failure is not None:
+                raise failure
+            if retry is not None:
+                return retry
+            self._note_answer(host, answered=True)
             elapsed = (time.perf_counter() - t0) * 1000
         status = response.status_code
         if log.isEnabledFor(logging.DEBUG):
-            log.debug(
-                "%s %s -> %d in %.1f ms (%d bytes, try %d)",
-                method,
-                redact_url(str(response.url)),
-                status,
-                elapsed,
-                len(response.content),
-                attempt,
-            )
+            log.debug("%s %s -> %d in %.1f ms (%d bytes, try %d)", call.method, redact_url(str(response.url)),
+                      status, elapsed, len(response.content), attempt)
         if status in self.retry.statuses:
             kind = "rate_limited" if status == 429 else "busy" if status == 503 else "status"
-            raise _Retry(kind, None, parse_retry_after(response.headers.get("Retry-After")), response)
-        if status == 401 and "Authorization" in headers:
-            raise _Retry("unauthorized", None, None, response)
-        good = (status in ok) if ok is not None else (200 <= status < 300)
+            return _Retry(kind, None, parse_retry_after(response.headers.get("Retry-After")), response)
+        if status == 401 and authorized:
+            return _Retry("unauthorized", None, None, response)
+        good = (status in call.ok) if call.ok is not None else (200 <= status < 300)
         if not good:
-            raise self._decoded_error(decoder, response)
+            raise self._decoded_error(call.decoder, response)
         if len(response.content) > self.max_body:
-            raise ParseError(
-                f"the response is too large ({len(response.content):,} bytes)",
-                url=redact_url(url),
-                hint="ask for less (limit=, filters) or raise Transport(max_body=...)",
-            )
-        if parse is None:
+            raise self._too_large(call.url, f"{len(response.content):,} bytes")
+        if call.parse is None:
             return response, None
         # let a request waiting for the slot just freed go out before this body is decoded (CPU work)
         await asyncio.sleep(0)
+        parse_error: UcError | None = None
         try:
-            return response, parse(response)
+            return response, call.parse(response)
         except UcError as exc:
-            kind = getattr(exc, "retry", None)
-            if kind == "rate_limited" or (kind == "truncated" and idempotent):
-                raise _Retry(kind, exc, getattr(exc, "retry_wait", None), response) from None
-            raise
+            parse_error = exc
+        kind = getattr(parse_error, "retry", None)
+        if kind == "rate_limited" or (kind == "truncated" and call.idempotent):
+            return _Retry(kind, parse_error, getattr(parse_error, "retry_wait", None), response)
+        raise parse_error
+
+    async def _send(self, client: httpx.AsyncClient, call: _Call) -> tuple[httpx.Response, bool]:
+        """Send ``call`` and follow its redirects by hand; returns (response, whether it carried credentials).
+
+        The ``Authorization`` header is put on the request just before it leaves and taken off right after,
+        so no local variable, no response and no httpx exception keeps it. A redirect to another origin is
+        followed only by a request that carries no credential (no Authorization, no body, no secret query
+        parameter); otherwise it raises :class:`~ucexplore.errors.RedirectRefused` naming both origins.
+        """
+        method, url, params, with_body = call.method, call.url, call.params, True
+        hops = 0
+        while True:
+            request = _build(client, call, method, url, params, with_body)
+            authorized = call.send_auth and self.same_origin(str(request.url))
+            if authorized:
+                _authorize(request, await self.credentials.authorization())
+            try:
+                response = await client.send(request, stream=True, follow_redirects=False)
+            finally:
+                request.headers.pop("Authorization", None)
+            if not (call.follow_redirects and response.is_redirect):
+                return response, authorized
+            await response.aclose()
+            hops += 1
+            here, target = request.url, request.url.join(response.headers.get("Location", ""))
+            status = response.status_code
+            del request, response  # the request holds the body: no frame of the error below keeps it
+            if hops > MAX_REDIRECTS:
+                raise ConnectionFailed(
+                    f"too many redirects from {redact_url(call.url)}", host=self.host,
+                    hint="check the base URL; the server keeps redirecting",
+                )
+            if call.carries_credentials and _origin(target) != _origin(here):
+                raise RedirectRefused(
+                    f"{_origin_text(here)} redirected {call.method} {redact_url(here.path)} to "
+                    f"{_origin_text(target)}; ucexplore does not send credentials to another origin",
+                    host=self.host,
+                    hint=f"use the final server's URL as base_url if you trust {_origin_text(target)}, "
+                    "or ask the server's administrator why it redirects",
+                )
+            if (status == 303 and method != "HEAD") or (status in (301, 302) and method == "POST"):
+                method, with_body = "GET", False
+            url, params = str(target), None
+
+    # -- a host that stopped answering -------------------------------------------------------------------
+    def _check_answering(self, host: str) -> None:
+        """Fail at once while ``host`` is in its cool-down after :data:`SILENT_AFTER` unanswered requests."""
+        silent = self._silent.get(host)
+        if silent is None or silent[1] is None or time.monotonic() >= silent[1]:
+            return
+        raise ConnectionFailed(
+            f"{host} stopped answering: {silent[0]} requests in a row got no answer within {self.timeout:g} s",
+            host=host,
+            hint="check that the server is up and reachable (VPN, firewall, `ucexplore check`), then run the "
+            "call again; rows already fetched are kept on the error (err.partial)",
+        )
+
+    def _note_answer(self, host: str, *, answered: bool) -> None:
+        with self._lock:
+            if answered:
+                self._silent.pop(host, None)
+                return
+            count = (self._silent.get(host) or (0, None))[0] + 1
+            until = time.monotonic() + self.silent_cooldown if count >= SILENT_AFTER else None
+            self._silent[host] = (count, until)
+            if until is not None and count == SILENT_AFTER:
+                log.warning("%s stopped answering (%d requests in a row timed out)", host, count)
+
+    @staticmethod
+    def _too_large(url: str, size: str) -> ParseError:
+        return ParseError(
+            f"the response is too large ({size})",
+            url=redact_url(url),
+            hint="ask for less (limit=, filters) or raise Transport(max_body=...)",
+        )
+
 
     async def _read_bounded(self, response: httpx.Response, url: str) -> None:
         """Read the body, refusing it as soon as it grows past ``max_body`` (a body without a Content-Length
@@ -890,11 +1107,7 @@ class Transport:
         async for chunk in response.aiter_bytes():
             size += len(chunk)
             if size > self.max_body:
-                raise ParseError(
-                    f"the response is too large (more than {self.max_body:,} bytes)",
-                    url=redact_url(url),
-                    hint="ask for less (limit=, filters) or raise Transport(max_body=...)",
-                )
+                raise self._too_large(url, f"more than {self.max_body:,} bytes")
             chunks.append(chunk)
         response._content = b"".join(chunks)  # what Response.aread() stores
 

@@ -17,7 +17,7 @@ import base64
 from typing import Any, Protocol, runtime_checkable
 
 from ..errors import NotSignedIn, TokenExpired
-from ..redact import register_secret
+from ..redact import Secret, refuse_pickle, register_secret
 from .token import Token
 
 __all__ = ["Credentials", "SignInFlow", "resolve_auth", "BasicCredentials", "TokenCredentials",
@@ -56,9 +56,10 @@ class Credentials:
         """The ``Authorization`` header value (may refresh a token first)."""
         return None
 
-    async def body_credential(self) -> dict[str, str]:
+    async def body_credential(self) -> dict[str, Any]:
         """Credentials for APIs that carry them in the body (WebDialer SOAP, Webex XML):
-        ``{"token": …}`` or ``{"user": …, "password": …}``."""
+        ``{"token": Secret}`` or ``{"user": str, "password": Secret}`` (a :class:`~ucexplore.redact.Secret`
+        shows as ``*****`` in every repr, so a traceback's frame locals never hold the text)."""
         return {}
 
     async def after_unauthorized(self) -> bool:
@@ -99,8 +100,8 @@ class BasicCredentials(Credentials):
     async def authorization(self) -> str | None:
         return f"Basic {self._header_value()}"
 
-    async def body_credential(self) -> dict[str, str]:
-        return {"user": self._user, "password": self._password}
+    async def body_credential(self) -> dict[str, Any]:
+        return {"user": self._user, "password": Secret(self._password)}
 
     def describe(self) -> str:
         return f"{self._user} (HTTP Basic)"
@@ -111,6 +112,9 @@ class BasicCredentials(Credentials):
 
     def __repr__(self) -> str:
         return f"<BasicCredentials user={self._user!r}>"
+
+    def __reduce__(self) -> Any:
+        raise refuse_pickle("a Basic credential")
 
 
 class TokenCredentials(Credentials):
@@ -125,9 +129,9 @@ class TokenCredentials(Credentials):
         self._check()
         return self.token.authorization()
 
-    async def body_credential(self) -> dict[str, str]:
+    async def body_credential(self) -> dict[str, Any]:
         self._check()
-        return {"token": self.token.access_token}
+        return {"token": Secret(self.token.access_token)}
 
     def _check(self) -> None:
         if self.token.expired:
@@ -156,8 +160,8 @@ class FlowCredentials(Credentials):
     async def authorization(self) -> str | None:
         return (await self.flow.ensure_fresh_async()).authorization()
 
-    async def body_credential(self) -> dict[str, str]:
-        return {"token": (await self.flow.ensure_fresh_async()).access_token}
+    async def body_credential(self) -> dict[str, Any]:
+        return {"token": Secret((await self.flow.ensure_fresh_async()).access_token)}
 
     async def after_unauthorized(self) -> bool:
         current = self.flow.token

@@ -6,7 +6,7 @@ complete (a JSON object whose braces balance, or one line of anything else) or a
 
 Example::
 
-    >>> answers = iter(["https://app.example.com/cb#access_token=MjpkZTkxYjNmYS0wYzU2LTQx&expires_in=3600"])
+    >>> answers = iter(["MjpkZTkxYjNmYS0wYzU2LTQx"])     # the bare token (a whole address needs its state)
     >>> tok = login_interactive("cucm", "https://cucm.example.com:8443", redirect_uri="https://app.example.com/cb",
     ...                         input_fn=lambda prompt="": next(answers), print_fn=lambda *a, **k: None)
     >>> tok.issuer
@@ -38,6 +38,7 @@ def build_flow(
     redirect_uri: str | None = None,
     scopes: Iterable[str] | str | None = None,
     verify: bool | str = True,
+    require_state: bool = True,
 ) -> SignInFlowBase:
     """The flow for ``product`` (``cucm``, ``unity``, ``finesse``, ``webex``) built from CLI-style arguments.
 
@@ -61,7 +62,7 @@ def build_flow(
         raise ValueError(f"{name} sign-in needs the server URL, e.g. https://{name}.example.com:8443")
     if name == "finesse":
         return cls(url, agent_id=agent_id, verify=verify)  # type: ignore[call-arg]
-    kwargs = {"redirect_uri": redirect_uri, "verify": verify}
+    kwargs = {"redirect_uri": redirect_uri, "verify": verify, "require_state": require_state}
     if client_id:
         kwargs["client_id"] = client_id
     return cls(url, **kwargs)  # type: ignore[call-arg]

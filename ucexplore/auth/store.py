@@ -12,7 +12,7 @@ Example::
     >>> store = MemoryStore()
     >>> remember(flow, store)          # nothing stored yet
     False
-    >>> _ = flow.complete("#access_token=MjpkZTkxYjNmYS0wYzU2LTQx&expires_in=3600")
+    >>> _ = flow.complete(f"#access_token=MjpkZTkxYjNmYS0wYzU2LTQx&expires_in=3600&state={flow.state}")
     >>> store.load(flow.store_key).issuer          # saved on sign-in
     'cucm'
     >>> other = CucmSSO("https://cucm.example.com:8443", redirect_uri="https://app.example.com/cb")

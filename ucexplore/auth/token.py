@@ -130,9 +130,15 @@ class Token:
         return datetime.fromtimestamp(self.issued_at.timestamp() + life * REFRESH_FRACTION, tz=timezone.utc)
 
     def authorization(self) -> str:
-        """The ``Authorization`` header value."""
-        kind = "Bearer" if self.token_type.lower() == "bearer" else self.token_type
-        return f"{kind} {self._access_token}"
+        """The ``Authorization`` header value: always ``Bearer`` (every product ucexplore speaks takes bearer
+        tokens; a ``token_type`` from a paste or a store never turns the token into a Basic credential).
+
+        Example::
+
+            >>> Token("abcdef123456", token_type="Basic").authorization().split()[0]
+            'Bearer'
+        """
+        return f"Bearer {self._access_token}"
 
     # -- display -----------------------------------------------------------------------------------
     def describe(self) -> dict[str, Any]:

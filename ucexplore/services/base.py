@@ -439,7 +439,7 @@ class Request:
     url: str
     params: dict[str, Any] | None = None
     headers: dict[str, str] = field(default_factory=dict)
-    content: bytes | str | None = None
+    content: Any = None  #: bytes, str, or a SecretBody (a body with a credential)
 
 
 _PLACEHOLDER = re.compile(r"\{(\w+)\}")
@@ -736,6 +736,7 @@ class Service:
         http_transport: Any = None,
         retry: RetryPolicy | None = None,
         headers: Mapping[str, str] | None = None,
+        allow_insecure_http: bool = False,
     ) -> None:
         base = base_url or self.default_base_url
         if not base:
@@ -753,6 +754,7 @@ class Service:
             service=self.product or type(self).__name__.lower(),
             headers=hdrs,
             http_transport=http_transport,
+            allow_insecure_http=allow_insecure_http,
         )
         self._transport.refresh_on_401 = self.refresh_on_401
 

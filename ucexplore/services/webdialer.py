@@ -35,6 +35,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from xml.sax.saxutils import escape
 
 from ..decode import error_from_response, parse_xml
+from ..redact import Secret, SecretBody
 from ..errors import ApiError, NotSignedIn, ParseError, TokenExpired, UcError
 from ..frames import provenance as make_provenance
 from ..frames import to_frame, to_series
@@ -78,18 +79,19 @@ def _local(tag: Any) -> str:
     return tag.rsplit("}", 1)[-1] if isinstance(tag, str) else ""
 
 
-def _string(name: str, value: Any, what: str) -> str:
+def _string(name: str, value: Any, what: str) -> Any:
+    if isinstance(value, Secret):  # a credential: the element stays a SecretBody until the transport sends it
+        return SecretBody(f'<{name} xsi:type="xsd:string">', Secret(_text(value.reveal(), what)), f"</{name}>")
     return f'<{name} xsi:type="xsd:string">{_text(value, what)}</{name}>'
 
 
-def _credential_xml(cred: dict[str, str]) -> str:
+def _credential_xml(cred: dict[str, Any]) -> SecretBody:
     if cred.get("token"):
         inner = _string("token", cred["token"], "the token")
     else:
-        inner = _string("userID", cred.get("user", ""), "the user name") + _string(
-            "password", cred.get("password", ""), "the password"
-        )
-    return f'<in0 xsi:type="urn:Credential">{inner}</in0>'
+        inner = SecretBody(_string("userID", cred.get("user", ""), "the user name"),
+                           _string("password", cred.get("password", Secret("")), "the password"))
+    return SecretBody('<in0 xsi:type="urn:Credential">', inner, "</in0>")
 
 
 def _profile_xml(name: str, user_id: str, device: str | None, line: str | None) -> str:
@@ -101,14 +103,15 @@ def _profile_xml(name: str, user_id: str, device: str | None, line: str | None) 
     return f'<{name} xsi:type="urn:UserProfile">{inner}</{name}>'
 
 
-def _envelope(op: str, params: str) -> bytes:
-    return (
+def _envelope(op: str, params: str | SecretBody) -> SecretBody:
+    return SecretBody(
         '<?xml version="1.0" encoding="UTF-8"?>'
         f'<soapenv:Envelope xmlns:soapenv="{_SOAP_ENV}" xmlns:urn="{WD_NS}" '
         f'xmlns:xsd="http://www.w3.org/2001/XMLSchema" xmlns:xsi="{_XSI}">'
-        f'<soapenv:Body><urn:{op} soapenv:encodingStyle="{_SOAP_ENC}">{params}</urn:{op}>'
-        "</soapenv:Body></soapenv:Envelope>"
-    ).encode()
+        f'<soapenv:Body><urn:{op} soapenv:encodingStyle="{_SOAP_ENC}">',
+        params,
+        f"</urn:{op}></soapenv:Body></soapenv:Envelope>",
+    )
 
 
 def _value(el: Any, refs: dict[str, Any], depth: int = 0) -> Any:
@@ -330,7 +333,7 @@ class WebDialer(Service):
             )
         return cred
 
-    async def _soap(self, op: str, params: str, *, idempotent: bool) -> Any:
+    async def _soap(self, op: str, params: str | SecretBody, *, idempotent: bool) -> Any:
         """POST one operation (the body holds the credential: it is never logged) and return its value."""
         _, result = await self._transport.fetch(
             "POST",

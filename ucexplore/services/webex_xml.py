@@ -38,8 +38,8 @@ from ..auth.credentials import BasicCredentials, Credentials, resolve_auth
 from ..decode import RecordSpec, decode_records
 from ..errors import ApiError, RateLimited
 from ..frames import parse_tz
-from ..redact import register_secret
-from ..transport import parse_retry_after
+from ..redact import Secret, SecretBody, register_secret
+from ..transport import check_plain_http, parse_retry_after
 from .base import Fetch, Offset, Page, ProgressFactory, Service, sync_twin
 from .webex import iso_utc
 
@@ -64,18 +64,24 @@ def _esc(value: Any) -> str:
     return escape(str(value), {'"': "&quot;", "'": "&apos;"})
 
 
-def _element(name: str, value: Any) -> str:
+def _element(name: str, value: Any) -> Any:
+    """``<name>value</name>``, escaped; a :class:`~ucexplore.redact.Secret` value gives a ``SecretBody``."""
+    if isinstance(value, Secret):
+        return SecretBody(f"<{name}>", Secret(_esc(value.reveal())), f"</{name}>")
     return f"<{name}>{_esc(value)}</{name}>"
 
 
-def envelope(security: str, body_type: str, content: str) -> bytes:
-    """A complete ``serv:message`` request document (``security`` and ``content`` are escaped XML)."""
-    return (
+def envelope(security: Any, body_type: str, content: Any) -> SecretBody:
+    """A complete ``serv:message`` request document (``security`` and ``content`` are escaped XML, plain or
+    :class:`~ucexplore.redact.SecretBody`); the transport reveals it only while it sends it."""
+    return SecretBody(
         '<?xml version="1.0" encoding="UTF-8"?>\n'
-        f'<serv:message xmlns:serv="{NS_SERV}" xmlns:xsi="{NS_XSI}">'
-        f"<header>{security}</header>"
-        f'<body><bodyContent xsi:type="{body_type}">{content}</bodyContent></body></serv:message>'
-    ).encode()
+        f'<serv:message xmlns:serv="{NS_SERV}" xmlns:xsi="{NS_XSI}"><header>',
+        security,
+        f'</header><body><bodyContent xsi:type="{body_type}">',
+        content,
+        "</bodyContent></body></serv:message>",
+    )
 
 
 @functools.lru_cache(maxsize=64)
@@ -236,6 +242,7 @@ class WebexXML(Service):
             if base.lower().endswith(suffix.lower()):
                 base = base[: -len(suffix)]
         super().__init__(base, None, **kw)  # credentials travel in the document, never in a header
+        check_plain_http(self.base_url, True, kw.get("allow_insecure_http", False))
         host = (urlsplit(base).hostname or "").lower()
         if not site_name and host.endswith(".webex.com"):
             site_name = host.split(".", 1)[0]
@@ -357,7 +364,7 @@ class WebexXML(Service):
     def _decode(self, response: Any, fetch: Fetch, sign_in_hint: str | None = None) -> Page:
         return self._decode_spec(response, fetch.spec, sign_in_hint)
 
-    async def _post(self, document: bytes, spec: RecordSpec) -> Page:
+    async def _post(self, document: SecretBody, spec: RecordSpec) -> Page:
         _, page = await self._transport.fetch(
             "POST",
             XML_SERVICE,
@@ -399,14 +406,14 @@ class WebexXML(Service):
         self.webex_id = str(emails[0])
         return self.webex_id
 
-    async def _security_context(self) -> str:
+    async def _security_context(self) -> SecretBody:
         fields = [_element("siteName", self.site_name), _element("webExID", await self._webex_id_async())]
         if self._kind == "password" and not self._ticket_fresh():
             assert self._creds is not None
             fields.append(_element("password", (await self._creds.body_credential())["password"]))
         else:
-            fields.append(_element("sessionTicket", await self._session_ticket()))
-        return "<securityContext>" + "".join(fields) + "</securityContext>"
+            fields.append(_element("sessionTicket", Secret(await self._session_ticket())))
+        return SecretBody("<securityContext>", *fields, "</securityContext>")
 
     async def _session_ticket(self) -> str:
         if self._kind == "ticket" or self._ticket_fresh():
@@ -422,7 +429,7 @@ class WebexXML(Service):
         """AuthenticateUser: the token (or password) → a session ticket, kept privately."""
         webex_id = await self._webex_id_async()
         security = [_element("siteName", self.site_name), _element("webExID", webex_id)]
-        content = ""
+        content: Any = ""
         if self._kind == "ticket":
             return {"siteName": self.site_name, "webExID": webex_id, "expires_at": None}
         assert self._creds is not None
@@ -431,9 +438,8 @@ class WebexXML(Service):
             security.append(_element("password", cred["password"]))
         else:
             content = _element("accessToken", cred["token"])
-        document = envelope(
-            "<securityContext>" + "".join(security) + "</securityContext>", AUTHENTICATE_USER, content
-        )
+        document = envelope(SecretBody("<securityContext>", *security, "</securityContext>"), AUTHENTICATE_USER,
+                            content)
         records, _ = await self._post(document, RecordSpec(one=True))
         rec = records[0] if records else {}
         ticket = str(rec.get("sessionTicket") or "").strip()

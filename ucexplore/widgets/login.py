@@ -17,7 +17,8 @@ Example::
     >>> w = ux.login(flow)                      # in a notebook, the cell shows the widget
     >>> w.token is None
     True
-    >>> tok = w.submit("https://app.example.com/cb#access_token=MjpkZTkxYjNmYS0wYzU2LTQx&expires_in=3600")
+    >>> tok = w.submit(f"https://app.example.com/cb#access_token=MjpkZTkxYjNmYS0wYzU2LTQx&expires_in=3600"
+    ...                f"&state={flow.state}")
     >>> w.token is tok, "MjpkZTkx" in repr(w)
     (True, False)
     >>> w.sign_out(); w.token is None

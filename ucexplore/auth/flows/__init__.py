@@ -6,6 +6,12 @@ with event ``"signed_in"``, ``"refreshed"`` or ``"signed_out"``), ``ensure_fresh
 ``refresh_after_401_async(rejected)`` (what the transport asks), and — where the product allows it —
 ``refresh(tok)`` / ``refresh_async(tok)``.
 
+``complete(pasted)`` checks what is pasted (RFC 9700): an address must be the flow's ``redirect_uri`` and carry
+the ``state`` of this attempt (CUCM/Unity: ``require_state=False`` is the explicit opt-out for a server that does
+not echo it); a bare token is the person's explicit choice and is accepted, a bare Webex code is not; tokens are
+always sent as ``Bearer``. ``FinesseSSO.refresh_url()`` returns a :class:`SecretURL` (masked when shown,
+``.reveal()`` for the real address, never pickled).
+
 Example::
 
     >>> from ucexplore.auth.flows import CucmSSO
@@ -17,7 +23,7 @@ Example::
 from __future__ import annotations
 
 from .base import SignInFlowBase
-from .finesse import FinesseSSO
+from .finesse import FinesseSSO, SecretURL
 from .implicit import DEVNET_CLIENT_ID, UC_SCOPE, CucmSSO, UnitySSO
 from .webex import DEFAULT_SCOPES, WEBEX_BASE_URL, WebexOAuth, pkce_challenge
 
@@ -26,6 +32,7 @@ __all__ = [
     "CucmSSO",
     "UnitySSO",
     "FinesseSSO",
+    "SecretURL",
     "WebexOAuth",
     "pkce_challenge",
     "DEVNET_CLIENT_ID",

@@ -7,8 +7,10 @@ across an ``await``), and the first caller that finds the token due becomes the 
 ``concurrent.futures.Future``; every other caller, on any loop or thread, awaits that future through
 ``asyncio.wrap_future`` — nothing blocks an event loop and exactly one refresh request goes out. A generation
 counter (and the token's identity) tells late callers that the token they saw has already been replaced.
-The request itself runs as its own task, so cancelling the caller (an interrupted cell) does not abandon a
-refresh halfway and lose a rotated refresh token.
+The request itself runs as a task on the transport's private worker loop (never on the caller's loop), so
+no mix of sync and async calls can deadlock (a sync call blocks the notebook's loop, never the refresh), and
+neither an interrupted cell nor the end of the caller's loop (``asyncio.run(wait_for(…))``) abandons a
+refresh halfway and loses a rotated refresh token: its result is always stored.
 
 Example::
 
@@ -16,7 +18,8 @@ Example::
     >>> flow = CucmSSO("https://cucm.example.com:8443", redirect_uri="https://app.example.com/cb")
     >>> events = []
     >>> flow.on_change.append(lambda event, flow: events.append(event))
-    >>> tok = flow.complete("https://app.example.com/cb#access_token=MjpkZTkxYjNmYS0wYzU2&expires_in=3600")
+    >>> tok = flow.complete("https://app.example.com/cb#access_token=MjpkZTkxYjNmYS0wYzU2&expires_in=3600"
+    ...                     f"&state={flow.state}")
     >>> events, flow.signed_in
     (['signed_in'], True)
     >>> flow.sign_out(); events
@@ -78,8 +81,13 @@ class SignInFlowBase:
     refreshable: bool = False
 
     def __init__(self, base_url: str, *, verify: bool | str = True) -> None:
+        from ...transport import check_verify
+
         self.base_url = normalize_base_url(base_url)
-        self.verify = verify
+        self.verify = check_verify(verify)
+        #: set True (or UCX_ALLOW_INSECURE_HTTP=1) to exchange or refresh tokens over plain http:// with a host
+        #: that is not loopback; refused otherwise
+        self.allow_insecure_http = False
         #: callbacks ``callback(event, flow)``; events: "signed_in", "refreshed", "signed_out"
         self.on_change: list[ChangeCallback] = []
         self._lock = threading.Lock()
@@ -282,11 +290,11 @@ class SignInFlowBase:
             return current
         if not tok.refreshable:
             raise TokenExpired(f"this {self.display_name} token has no refresh token", hint=self.sign_in_hint())
-        if tok is not current:
-            new = await self._refresh_request_async(tok)
-            self.refresh_count += 1
-            self._install(new, "refreshed")
-            return new
+        if tok is not current:  # a token from elsewhere: refresh it and adopt the result
+            fut: concurrent.futures.Future[Token] = concurrent.futures.Future()
+            fut.set_running_or_notify_cancel()
+            self._start_on_worker(tok, fut, adopt=True)
+            return await asyncio.wrap_future(fut)
         return await self._single_flight_refresh(tok)
 
     def refresh(self, tok: Token | None = None) -> Token:
@@ -307,35 +315,55 @@ class SignInFlowBase:
                     fut = self._inflight = concurrent.futures.Future()
                     fut.set_running_or_notify_cancel()  # a cancelled waiter must not cancel it for everyone
             if owner:
-                # The request runs as its own task: if the caller is cancelled (an interrupted cell), the
-                # request still completes and its (rotated) refresh token is kept — never lost mid-flight.
-                task = asyncio.ensure_future(self._run_refresh(seen, fut))
-                self._refresh_tasks.add(task)
-                task.add_done_callback(self._refresh_tasks.discard)
+                self._start_on_worker(seen, fut)
             try:
                 return await asyncio.wrap_future(fut)
             except _Abandoned:
                 continue
 
-    async def _run_refresh(self, seen: Token, fut: concurrent.futures.Future[Token]) -> None:
+    def _start_on_worker(self, seen: Token, fut: concurrent.futures.Future[Token], *, adopt: bool = False) -> None:
+        """Run the one refresh request as a task on the worker loop; ``fut`` gets its outcome."""
+        from ...transport import worker_loop
+
+        loop = worker_loop()
+
+        def start() -> None:
+            task = loop.create_task(self._run_refresh(seen, fut, adopt=adopt))
+            self._refresh_tasks.add(task)
+            task.add_done_callback(self._refresh_tasks.discard)
+
+        try:
+            running: asyncio.AbstractEventLoop | None = asyncio.get_running_loop()
+        except RuntimeError:
+            running = None
+        if running is loop:
+            start()
+        else:
+            loop.call_soon_threadsafe(start)
+
+    async def _run_refresh(self, seen: Token, fut: concurrent.futures.Future[Token], *, adopt: bool = False) -> None:
         try:
             self.refresh_count += 1
             new = await self._refresh_request_async(seen)
         except BaseException as exc:
             with self._lock:
-                self._inflight = None
+                if not adopt:
+                    self._inflight = None
             fut.set_exception(exc if isinstance(exc, Exception) else _Abandoned())
             if not isinstance(exc, Exception):
                 raise
             return
         with self._lock:
-            replaced = self._token is seen
+            replaced = adopt or self._token is seen
             if replaced:
+                if self._token is not None and self._token is not new:
+                    self._retired.add(self._token)
                 self._retired.add(seen)
                 self._token = new
                 self._generation += 1
                 self._refresh_failed_at = None
-            self._inflight = None
+            if not adopt:
+                self._inflight = None
         fut.set_result(new)
         if replaced:
             self._emit("refreshed")
@@ -348,8 +376,9 @@ class SignInFlowBase:
     def _get_transport(self) -> Any:
         """The flow's own :class:`~ucexplore.transport.Transport` (no auth: token endpoints take none)."""
         if self._transport is None:
-            from ...transport import Transport
+            from ...transport import Transport, check_plain_http
 
+            check_plain_http(self.base_url, True, self.allow_insecure_http)  # codes and refresh tokens go there
             self._transport = Transport(self.base_url, auth=None, verify=self.verify,
                                         service=f"{self.product}-sso")
         return self._transport

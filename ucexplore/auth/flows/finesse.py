@@ -8,7 +8,9 @@ the organisation's IdP and ends on a JSON page::
 
 The token is refreshed once 75 % of its lifetime has passed with ``POST {base}/desktop/sso/token`` and the form
 ``token=<access>&refresh-token=<refresh>``. The refresh response may omit ``refresh_token``: the old one is kept;
-when a new one comes, it replaces (rotates) the old one.
+when a new one comes, it replaces (rotates) the old one. :meth:`FinesseSSO.refresh_url` gives the browser
+variant (GET with ``refresh-token=…``) as a :class:`SecretURL`: it shows masked, and only ``.reveal()``
+gives the address that carries the refresh token.
 
 Example::
 
@@ -19,18 +21,89 @@ Example::
 
 from __future__ import annotations
 
-from typing import Any
+import hmac
+from typing import Any, NoReturn
 from urllib.parse import quote
 
 from ...errors import SSOError, TokenExpired
+from ...redact import MASK, Secret
 from ..paste import _seconds, parse_paste
 from ..token import Token
 from .base import SignInFlowBase
 from .http import post_form_json
 
-__all__ = ["FinesseSSO", "TOKEN_PATH"]
+__all__ = ["FinesseSSO", "SecretURL", "TOKEN_PATH"]
 
 TOKEN_PATH = "/desktop/sso/token"
+
+
+class SecretURL:
+    """An address that carries a secret (a refresh token): ``repr`` and ``str`` show it masked.
+
+    ``reveal()`` returns the real address, to open in a browser (``webbrowser.open(url.reveal())``) — never to
+    print, log or save. A cell whose last line is the object shows only the masked form, so a saved notebook
+    never holds the secret. It refuses to be pickled.
+
+    Example::
+
+        >>> url = SecretURL("https://f:8445/desktop/sso/token?cc_username=1001&refresh-token=rt-secret-0123",
+        ...                 "https://f:8445/desktop/sso/token?cc_username=1001&refresh-token=*****")
+        >>> url
+        <SecretURL https://f:8445/desktop/sso/token?cc_username=1001&refresh-token=*****>
+        >>> "rt-secret" in f"{url} {url!r} {url!s}", url.reveal().endswith("rt-secret-0123")
+        (False, True)
+    """
+
+    __slots__ = ("_url", "_masked")
+
+    def __init__(self, url: str, masked: str) -> None:
+        self._url = url
+        self._masked = masked
+
+    def reveal(self) -> str:
+        """The real address, secret included (open it; do not print, log or share it)."""
+        return self._url
+
+    @property
+    def masked(self) -> str:
+        """The address with the secret replaced by ``*****`` (safe to show)."""
+        return self._masked
+
+    def __repr__(self) -> str:
+        return f"<SecretURL {self._masked}>"
+
+    def __str__(self) -> str:
+        return self._masked
+
+    def __format__(self, spec: str) -> str:
+        return format(self._masked, spec)
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, SecretURL):
+            return hmac.compare_digest(self._url.encode(), other._url.encode())
+        return NotImplemented
+
+    __hash__ = None  # type: ignore[assignment]  # equal by secret content: not a dict key
+
+    # pickling would write the refresh token somewhere we cannot see (a file, another process)
+    def __reduce_ex__(self, protocol: Any) -> NoReturn:
+        raise TypeError(_NO_PICKLE)
+
+    def __reduce__(self) -> NoReturn:
+        raise TypeError(_NO_PICKLE)
+
+    def __getstate__(self) -> NoReturn:
+        raise TypeError(_NO_PICKLE)
+
+    def __copy__(self) -> "SecretURL":
+        return self
+
+    def __deepcopy__(self, memo: Any) -> "SecretURL":
+        return self
+
+
+_NO_PICKLE = ("a SecretURL holds a refresh token and cannot be pickled; call flow.refresh_url() again in the new "
+              "process (after signing in there)")
 
 
 class FinesseSSO(SignInFlowBase):
@@ -92,11 +165,20 @@ class FinesseSSO(SignInFlowBase):
         return self.complete(pasted)
 
     # -- refresh -------------------------------------------------------------------------------------------
-    def refresh_url(self, tok: Token | None = None) -> str:
+    def refresh_url(self, tok: Token | None = None) -> SecretURL:
         """The GET variant of the refresh, to open in a browser when Finesse wants one for the refresh:
-        ``{base}/desktop/sso/token?cc_username=…&refresh-token=…``.
+        ``{base}/desktop/sso/token?cc_username=…&refresh-token=…``, as a :class:`SecretURL`.
 
-        **The URL carries the refresh token (a secret)**: open it, do not print, log or share it.
+        **The address carries the refresh token (a secret)**: the object shows it masked (``repr``, ``str``,
+        f-strings, a cell's output); ``.reveal()`` gives the real address to open — do not print, log or share
+        that. It cannot be pickled.
+
+        Example::
+
+            >>> flow = FinesseSSO("https://finesse.example.com:8445", agent_id="1001001")
+            >>> _ = flow.complete('{"token":"eyJhbGciOiJSUzI1NiJ9.e30.c2ln","refresh_token":"rt-0123456789ab"}')
+            >>> flow.refresh_url()
+            <SecretURL https://finesse.example.com:8445/desktop/sso/token?cc_username=1001001&refresh-token=*****>
         """
         tok = tok or self._token
         if tok is None:
@@ -104,13 +186,13 @@ class FinesseSSO(SignInFlowBase):
         if not tok.refresh_token:
             raise TokenExpired("this Finesse token has no refresh token", hint=self.sign_in_hint())
         user = self.agent_id or tok.user or ""
-        return (f"{self.base_url}{TOKEN_PATH}?cc_username={quote(user, safe='')}"
-                f"&refresh-token={quote(tok.refresh_token, safe='')}")
+        head = f"{self.base_url}{TOKEN_PATH}?cc_username={quote(user, safe='')}&refresh-token="
+        return SecretURL(head + quote(tok.refresh_token, safe=""), head + MASK)
 
     async def _refresh_request_async(self, tok: Token) -> Token:
         data = await post_form_json(
             self._get_transport(), f"{self.base_url}{TOKEN_PATH}",
-            {"token": tok.access_token, "refresh-token": tok.refresh_token or ""},
+            {"token": Secret(tok.access_token), "refresh-token": Secret(tok.refresh_token or "")},
             product=self.display_name, hint=self.sign_in_hint(), refresh=True,
         )
         return self._token_from_refresh(data, tok)

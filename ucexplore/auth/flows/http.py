@@ -15,7 +15,7 @@ from typing import Any, Callable
 import httpx
 
 from ...errors import ApiError, ParseError, SSOError, TokenExpired, UcError
-from ...redact import redact
+from ..paste import quote_idp_text
 
 __all__ = ["post_form_json", "token_error_decoder"]
 
@@ -37,7 +37,7 @@ def _server_message(response: httpx.Response) -> tuple[str, str | None, str | No
             parts.append(errs.get("message"))
         message = next((str(p) for p in parts if isinstance(p, str) and p.strip()), "")
         tracking = body.get("trackingId") if isinstance(body.get("trackingId"), str) else tracking
-    return redact(" ".join(message.split())[:300]), code, tracking
+    return quote_idp_text(message, 300), code, tracking
 
 
 def token_error_decoder(product: str, hint: str, *, refresh: bool) -> Callable[[httpx.Response], UcError]:
@@ -85,8 +85,9 @@ async def post_form_json(transport: Any, url: str, form: dict[str, str], *, prod
         raise ParseError(f"{product} answered the token request with something that is not a JSON object",
                          excerpt=None, content_type=ctype or None, hint=hint)
     if isinstance(data.get("error"), str):
-        err = data["error"]
+        err = quote_idp_text(data["error"], 80)
         desc = data.get("error_description")
-        text = f"{product} refused the token request: {err}" + (f" — {desc}" if isinstance(desc, str) else "")
+        text = f"{product} refused the token request: {err}" + (
+            f" — {quote_idp_text(desc, 200)}" if isinstance(desc, str) else "")
         raise (TokenExpired(text, hint=hint) if refresh else SSOError(text, hint=hint))
     return data

@@ -3,11 +3,15 @@
 ``authorize_url`` = ``{base}/authorize?client_id=…&response_type=code&redirect_uri=…&scope=…&state=…&
 code_challenge=…&code_challenge_method=S256``. It stays the same until the sign-in completes (or
 :meth:`WebexOAuth.new_attempt`), so opening it twice is harmless. The person pastes back the address they land on
-(``?code=…&state=…``), ``code#state``, or the bare code; :meth:`WebexOAuth.complete` checks ``state`` (constant
-time) and exchanges the code at ``POST {base}/access_token`` with the PKCE ``code_verifier``.
+(``?code=…&state=…``, or the query alone, or ``code#state``); :meth:`WebexOAuth.complete` checks that it came
+back to ``redirect_uri`` and carries this attempt's ``state`` (constant time), then exchanges the code at
+``POST {base}/access_token`` with the PKCE ``code_verifier``.
 
-A bare code carries no ``state`` to check; it is accepted because PKCE binds the code to this attempt (a code
-from another attempt fails the exchange).
+A bare code (no ``state``) is refused. PKCE does not bind a code that an attacker obtained *without* a
+``code_challenge`` (a server that does not enforce PKCE exchanges it all the same: RFC 9700 §4.8, PKCE
+downgrade), so only the ``state`` ties a pasted code to this sign-in attempt (RFC 9700 §4.5 code injection,
+§4.7 CSRF).
+The token is always used as ``Bearer``.
 
 Example::
 
@@ -26,7 +30,7 @@ from typing import Any, Iterable
 from urllib.parse import quote
 
 from ...errors import SSOError
-from ...redact import register_secret
+from ...redact import Secret, register_secret
 from ..paste import _seconds, parse_paste, states_match
 from ..token import Token
 from .base import SignInFlowBase
@@ -139,39 +143,42 @@ class WebexOAuth(SignInFlowBase):
 
     # -- sign-in -------------------------------------------------------------------------------------------
     def complete(self, pasted_redirect_url: str) -> Token:
-        """Check ``state``, exchange the code (with the PKCE verifier) and sign in; returns the Token."""
+        """Check the address and its ``state``, exchange the code (with the PKCE verifier) and sign in; returns
+        the Token. A bare code is refused: paste the whole address the browser landed on."""
         return self._run_sync(self.complete_async(pasted_redirect_url))
 
     async def complete_async(self, pasted_redirect_url: str) -> Token:
         """Async twin of :meth:`complete`."""
         # the same code pasted twice (double click): a code is single-use, answer with the token it gave
         try:
-            again = parse_paste(pasted_redirect_url, expect="code", product=self.display_name)
+            again = parse_paste(pasted_redirect_url, expect="code", product=self.display_name,
+                                redirect_uri=self.redirect_uri)
         except SSOError:
             again = None
-        if again is not None and self._token is not None and self._last_code_digest is not None:
+        if again is not None and again.shape != "bare" and self._token is not None \
+                and self._last_code_digest is not None:
             if secrets.compare_digest(hashlib.sha256(again.code.encode()).digest(),  # type: ignore[union-attr]
                                       self._last_code_digest):
                 return self._token
-        got = parse_paste(pasted_redirect_url, expect="code", state=self._state, product=self.display_name,
-                          sign_in_url=self.authorize_url)
-        if got.state is not None and not states_match(self._state, got.state):  # parse_paste checked; be sure
-            raise SSOError("the pasted address belongs to a different sign-in attempt (state does not match)",
-                           hint=self.sign_in_hint())
-        code = got.code or ""
-        form = {
+        got = parse_paste(pasted_redirect_url, expect="code", state=self._state, require_state=True,
+                          redirect_uri=self.redirect_uri, product=self.display_name, sign_in_url=self.authorize_url)
+        if not states_match(self._state, got.state):  # parse_paste checked; be sure (a bare code never passes)
+            raise SSOError("the pasted address does not carry the state of this sign-in attempt",
+                           hint=("paste the whole address the browser landed on after signing in (it contains "
+                                 "?code=… and state=…)"))
+        form: dict[str, Any] = {  # credentials as Secret: no frame local shows them (see ucexplore.redact)
             "grant_type": "authorization_code",
             "client_id": self.client_id,
-            "code": code,
+            "code": Secret(got.code or ""),
             "redirect_uri": self.redirect_uri,
-            "code_verifier": self._code_verifier,
+            "code_verifier": Secret(self._code_verifier),
         }
         if self._client_secret:
-            form["client_secret"] = self._client_secret
+            form["client_secret"] = Secret(self._client_secret)
         data = await post_form_json(self._get_transport(), f"{self.base_url}/access_token", form,
                                     product=self.display_name, hint=self._retry_hint(), refresh=False)
         tok = self._token_from_response(data, None)
-        self._last_code_digest = hashlib.sha256(code.encode()).digest()
+        self._last_code_digest = hashlib.sha256((got.code or "").encode()).digest()
         self._install(tok, "signed_in")
         self._new_pkce()
         return tok
@@ -182,10 +189,10 @@ class WebexOAuth(SignInFlowBase):
 
     # -- refresh -------------------------------------------------------------------------------------------
     async def _refresh_request_async(self, tok: Token) -> Token:
-        form = {"grant_type": "refresh_token", "client_id": self.client_id,
-                "refresh_token": tok.refresh_token or ""}
+        form: dict[str, Any] = {"grant_type": "refresh_token", "client_id": self.client_id,
+                                "refresh_token": Secret(tok.refresh_token or "")}
         if self._client_secret:
-            form["client_secret"] = self._client_secret
+            form["client_secret"] = Secret(self._client_secret)
         data = await post_form_json(self._get_transport(), f"{self.base_url}/access_token", form,
                                     product=self.display_name, hint=self.sign_in_hint(), refresh=True)
         return self._token_from_response(data, tok)
@@ -198,7 +205,7 @@ class WebexOAuth(SignInFlowBase):
         rotated = isinstance(new_refresh, str) and bool(new_refresh.strip())
         tok = Token(
             access.strip(),
-            token_type=str(data.get("token_type") or "Bearer"),
+            token_type="Bearer",  # Webex tokens are bearer tokens, whatever a response says
             expires_in=_seconds(data.get("expires_in")) or (old.lifetime if old else None),
             refresh_token=(new_refresh.strip() if rotated  # type: ignore[union-attr]
                            else (old.refresh_token if old else None)),
