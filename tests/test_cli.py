@@ -4,15 +4,12 @@ paste without echo, verifies the token with one call, and prints no secret."""
 from __future__ import annotations
 
 import getpass
-import os
 import signal
 import socket
 import subprocess
 import sys
-import time
 
 import httpx
-import pytest
 
 from ucexplore.cli import main
 from ucexplore.lab.person import Person

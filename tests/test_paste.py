@@ -140,7 +140,7 @@ def test_token_characters_survive_encoding(wrap):
 
 
 def test_plus_in_a_token_is_not_a_space():
-    assert implicit(f"#access_token=abc+def+ghi+jkl").access_token == "abc+def+ghi+jkl"
+    assert implicit("#access_token=abc+def+ghi+jkl").access_token == "abc+def+ghi+jkl"
 
 
 def test_fields_from_the_fragment():

@@ -38,7 +38,7 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import quote, urlsplit
 
-from .redact import redact, refuse_pickle, register_secret
+from .redact import Unpicklable, redact, register_secret
 
 __all__ = [
     "ENV_VARS",
@@ -87,7 +87,7 @@ def _webex_api(url: str | None) -> str | None:
 
 
 @dataclass(repr=False)
-class NotebookEnv:
+class NotebookEnv(Unpicklable):
     """Where this notebook's servers are, and how to reach them. Build it with :func:`ux_env`.
 
     ``*_url`` are base URLs (``None`` when not configured); ``webex_url`` is the REST base with ``/v1``;
@@ -125,14 +125,12 @@ class NotebookEnv:
     lab: Any = None
     _demo_password: str | None = field(default=None)
     _admin: tuple[str, str] | None = field(default=None)
+    _pickle_what = "the notebook environment (it keeps the demo and admin passwords)"
 
     def __post_init__(self) -> None:
         register_secret(self._demo_password)
         if self._admin:
             register_secret(self._admin[1])
-
-    def __reduce__(self) -> Any:
-        raise refuse_pickle("the notebook environment (it keeps the demo and admin passwords)")
 
     # -- facts ------------------------------------------------------------------------------------------
     @property

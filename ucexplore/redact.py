@@ -18,13 +18,14 @@ Example::
 
 from __future__ import annotations
 
+import hmac
 import logging
 import re
 import threading
 from typing import Any, Iterable
 
-__all__ = ["MASK", "Secret", "SecretBody", "register_secret", "forget_secret", "redact", "redact_url",
-           "redact_params", "refuse_pickle"]
+__all__ = ["MASK", "Secret", "SecretBody", "Unpicklable", "register_secret", "forget_secret", "redact",
+           "redact_url", "redact_params"]
 
 MASK = "*****"
 
@@ -63,18 +64,41 @@ _PATTERNS = [
 ]
 
 
-def refuse_pickle(what: str) -> TypeError:
-    """The error every credential-holding object raises when pickled (``%store``, dill, multiprocessing).
+class Unpicklable:
+    """Mixin of every object that holds a credential: pickling it (IPython ``%store``, dill, multiprocessing)
+    raises ``TypeError`` saying what to do instead (and so does ``copy``, unless the class allows it).
+
+    Subclasses name themselves in ``_pickle_what`` and may say what to do in ``_pickle_hint``.
 
     Example::
 
-        >>> str(refuse_pickle("a Basic credential"))
-        'a Basic credential holds a secret and cannot be pickled; create it again in the new process'
+        >>> import pickle
+        >>> class Holder(Unpicklable):
+        ...     _pickle_what = "a holder"
+        >>> pickle.dumps(Holder())
+        Traceback (most recent call last):
+        ...
+        TypeError: a holder holds a credential and cannot be pickled; create it again in the new process
     """
-    return TypeError(f"{what} holds a secret and cannot be pickled; create it again in the new process")
+
+    __slots__ = ()
+    _pickle_what: str = "this object"
+    _pickle_hint: str = "create it again in the new process"
+
+    def _refuse(self) -> TypeError:
+        return TypeError(f"{self._pickle_what} holds a credential and cannot be pickled; {self._pickle_hint}")
+
+    def __reduce_ex__(self, protocol: Any) -> Any:
+        raise self._refuse()
+
+    def __reduce__(self) -> Any:
+        raise self._refuse()
+
+    def __getstate__(self) -> Any:
+        raise self._refuse()
 
 
-class Secret:
+class Secret(Unpicklable):
     """A credential string that shows as ``*****`` in every repr, str and format; ``reveal()`` gives the text.
 
     Credentials that travel in a body (WebDialer SOAP, the Webex XML API) are handed around as ``Secret`` so
@@ -88,6 +112,7 @@ class Secret:
     """
 
     __slots__ = ("_value",)
+    _pickle_what = "a Secret"
 
     def __init__(self, value: str) -> None:
         self._value = str(value)
@@ -107,7 +132,9 @@ class Secret:
         return MASK
 
     def __eq__(self, other: object) -> bool:
-        return isinstance(other, Secret) and other._value == self._value
+        if type(other) is not type(self):
+            return NotImplemented
+        return hmac.compare_digest(self._value.encode(), other._value.encode())  # type: ignore[attr-defined]
 
     def __hash__(self) -> int:
         return hash(self._value)
@@ -115,11 +142,14 @@ class Secret:
     def __bool__(self) -> bool:
         return bool(self._value)
 
-    def __reduce__(self) -> Any:
-        raise refuse_pickle("a Secret")
+    def __copy__(self) -> "Secret":  # immutable: a copy is the object itself
+        return self
+
+    def __deepcopy__(self, memo: Any) -> "Secret":
+        return self
 
 
-class SecretBody:
+class SecretBody(Unpicklable):
     """A request body built from plain text and :class:`Secret` parts; only the transport reveals it.
 
     Example::
@@ -132,6 +162,7 @@ class SecretBody:
     """
 
     __slots__ = ("_parts",)
+    _pickle_what = "a request body with a credential"
 
     def __init__(self, *parts: "str | Secret | SecretBody") -> None:
         flat: list[str | Secret] = []
@@ -159,8 +190,11 @@ class SecretBody:
 
     __str__ = __repr__
 
-    def __reduce__(self) -> Any:
-        raise refuse_pickle("a request body with a credential")
+    def __copy__(self) -> "SecretBody":  # immutable: a copy is the object itself
+        return self
+
+    def __deepcopy__(self, memo: Any) -> "SecretBody":
+        return self
 
 
 def register_secret(value: str | None) -> None:

@@ -49,7 +49,7 @@ from .errors import (
     ServerBusy,
     UcError,
 )
-from .redact import Secret, SecretBody, redact, redact_params, redact_url
+from .redact import Secret, SecretBody, Unpicklable, redact, redact_params, redact_url
 
 __all__ = [
     "IDEMPOTENT_METHODS",
@@ -589,7 +589,7 @@ class _LoopState:
 ErrorDecoder = Callable[[httpx.Response], BaseException]
 
 
-class Transport:
+class Transport(Unpicklable):
     """HTTP for one service: base URL, credentials, TLS, timeouts, retries, per-host concurrency, redaction.
 
     ``auth`` is anything :func:`ucexplore.auth.credentials.resolve_auth` accepts; ``verify`` is True (default,
@@ -602,6 +602,8 @@ class Transport:
         >>> t.stats["requests"]
         0
     """
+
+    _pickle_what = "a ucexplore client"
 
     def __init__(
         self,
@@ -664,11 +666,6 @@ class Transport:
         #: its server also answers 401 for "not allowed" (Finesse), so a refusal does not rotate tokens
         self.refresh_on_401: Callable[[httpx.Response], bool] | None = None
         self.reset_stats()
-
-    def __reduce__(self) -> Any:
-        raise TypeError(
-            "a ucexplore client holds credentials and cannot be pickled; create it again in the new process"
-        )
 
     # -- bookkeeping -------------------------------------------------------------------------------------
     def reset_stats(self) -> None:

@@ -3,10 +3,7 @@ rule on the Webex XML API. Real HTTP against a running lab; plain httpx."""
 
 from __future__ import annotations
 
-import base64
-import hashlib
 import re
-import secrets
 import xml.etree.ElementTree as ET
 from urllib.parse import parse_qs, urlencode, urlsplit
 from xml.sax.saxutils import escape
@@ -242,19 +239,10 @@ SERV = {"serv": "http://www.webex.com/schemas/2002/06/service"}
 
 
 def minted_token(lab, scope: str) -> str:
-    """A Webex REST token minted the real way: authorize (the person signs in), PKCE, /v1/access_token."""
-    verifier = secrets.token_urlsafe(48)
-    challenge = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).decode().rstrip("=")
-    url = f"{lab.urls['webex']}/v1/authorize?" + urlencode({
-        "client_id": lab.webex_client_id, "response_type": "code", "redirect_uri": lab.redirect_uri,
-        "scope": scope, "state": "x", "code_challenge": challenge, "code_challenge_method": "S256"})
-    with Person(*lab.demo_user) as person:
-        code = parse_qs(urlsplit(person.sign_in(url)).query)["code"][0]
-    r = httpx.post(f"{lab.urls['webex']}/v1/access_token", data={
-        "grant_type": "authorization_code", "client_id": lab.webex_client_id, "code": code,
-        "redirect_uri": lab.redirect_uri, "code_verifier": verifier})
-    assert r.status_code == 200, r.text
-    return r.json()["access_token"]
+    """A Webex REST token minted the real way (the person signs in, PKCE, /v1/access_token)."""
+    from test_webex_xml import webex_token_by_sign_in
+
+    return webex_token_by_sign_in(lab, scope)
 
 
 def xml_post(lab, security: dict[str, str], body_type: str, body: str = "") -> tuple[str, str | None]:

@@ -17,7 +17,7 @@ import base64
 from typing import Any, Protocol, runtime_checkable
 
 from ..errors import NotSignedIn, TokenExpired
-from ..redact import Secret, refuse_pickle, register_secret
+from ..redact import Secret, Unpicklable, register_secret
 from .token import Token
 
 __all__ = ["Credentials", "SignInFlow", "resolve_auth", "BasicCredentials", "TokenCredentials",
@@ -80,11 +80,12 @@ class NoCredentials(Credentials):
     """Anonymous requests."""
 
 
-class BasicCredentials(Credentials):
+class BasicCredentials(Unpicklable, Credentials):
     """HTTP Basic. The password is kept in a private attribute and registered for redaction."""
 
     kind = "basic"
     __slots__ = ("_user", "_password")
+    _pickle_what = "a Basic credential"
 
     def __init__(self, user: str, password: str) -> None:
         if not user:
@@ -112,9 +113,6 @@ class BasicCredentials(Credentials):
 
     def __repr__(self) -> str:
         return f"<BasicCredentials user={self._user!r}>"
-
-    def __reduce__(self) -> Any:
-        raise refuse_pickle("a Basic credential")
 
 
 class TokenCredentials(Credentials):

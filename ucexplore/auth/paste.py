@@ -67,7 +67,7 @@ from typing import Any, Literal, NoReturn
 from urllib.parse import unquote, unquote_plus, urlsplit
 
 from ..errors import SSOError
-from ..redact import MASK, redact
+from ..redact import MASK, Unpicklable, redact
 
 __all__ = ["Pasted", "parse_paste", "Expect", "MIN_SECRET_LENGTH", "MAX_PASTE_CHARS", "states_match",
            "quote_idp_text"]
@@ -149,18 +149,19 @@ _PARAM_KEYS = {
 _TOKEN_KEYS = ("access_token",)
 _FINESSE_TOKEN_KEYS = ("token", "access_token")
 
-_NO_PICKLE = ("a pasted sign-in result (Pasted) holds a credential and cannot be pickled; sign in again in the "
-              "new process")
 
 
 @dataclass(frozen=True, repr=False)
-class Pasted:
+class Pasted(Unpicklable):
     """What a paste contained. ``repr`` never shows the token, refresh token or code, and it cannot be pickled.
 
     ``kind`` is ``"token"`` (an access token, perhaps with a refresh token) or ``"code"`` (an authorization
     code); ``shape`` says what was pasted: ``url``, ``fragment``, ``query``, ``code#state``, ``json``, ``bare``.
     ``token_type`` is what the paste said, for information only: flows send these tokens as ``Bearer``.
     """
+
+    _pickle_what = "a pasted sign-in result (Pasted)"
+    _pickle_hint = "sign in again in the new process"
 
     kind: Literal["token", "code"]
     shape: str
@@ -189,16 +190,6 @@ class Pasted:
         return f"<Pasted {' '.join(bits)}>"
 
     __str__ = __repr__
-
-    # pickling would write the credential somewhere we cannot see (a file, another process)
-    def __reduce_ex__(self, protocol: Any) -> NoReturn:
-        raise TypeError(_NO_PICKLE)
-
-    def __reduce__(self) -> NoReturn:
-        raise TypeError(_NO_PICKLE)
-
-    def __getstate__(self) -> NoReturn:
-        raise TypeError(_NO_PICKLE)
 
     # frozen: a copy is the object itself (and copying never goes through pickling's protocol)
     def __copy__(self) -> "Pasted":

@@ -6,7 +6,7 @@ import time
 from datetime import datetime, timezone
 from typing import Any
 
-from ..redact import register_secret
+from ..redact import Unpicklable, register_secret
 
 __all__ = ["Token"]
 
@@ -24,7 +24,7 @@ def _as_utc(value: datetime | float | int | str | None) -> datetime | None:
     return _as_utc(datetime.fromisoformat(str(value).replace("Z", "+00:00")))
 
 
-class Token:
+class Token(Unpicklable):
     """An access token. ``repr`` and ``str`` never show the token or the refresh token.
 
     Example::
@@ -164,5 +164,5 @@ class Token:
 
     __str__ = __repr__
 
-    def __reduce__(self) -> Any:  # pickling would write the secret somewhere we cannot see
-        raise TypeError("Token objects are not picklable; use ucexplore's opt-in keyring store instead")
+    _pickle_what = "a Token"
+    _pickle_hint = "sign in again in the new process, or use ucexplore's opt-in keyring store"

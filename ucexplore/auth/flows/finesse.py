@@ -21,8 +21,7 @@ Example::
 
 from __future__ import annotations
 
-import hmac
-from typing import Any, NoReturn
+from typing import Any
 from urllib.parse import quote
 
 from ...errors import SSOError, TokenExpired
@@ -37,7 +36,7 @@ __all__ = ["FinesseSSO", "SecretURL", "TOKEN_PATH"]
 TOKEN_PATH = "/desktop/sso/token"
 
 
-class SecretURL:
+class SecretURL(Secret):
     """An address that carries a secret (a refresh token): ``repr`` and ``str`` show it masked.
 
     ``reveal()`` returns the real address, to open in a browser (``webbrowser.open(url.reveal())``) — never to
@@ -54,15 +53,13 @@ class SecretURL:
         (False, True)
     """
 
-    __slots__ = ("_url", "_masked")
+    __slots__ = ("_masked",)
+    _pickle_what = "a SecretURL (it holds a refresh token)"
+    _pickle_hint = "call flow.refresh_url() again in the new process (after signing in there)"
 
     def __init__(self, url: str, masked: str) -> None:
-        self._url = url
+        super().__init__(url)
         self._masked = masked
-
-    def reveal(self) -> str:
-        """The real address, secret included (open it; do not print, log or share it)."""
-        return self._url
 
     @property
     def masked(self) -> str:
@@ -78,32 +75,8 @@ class SecretURL:
     def __format__(self, spec: str) -> str:
         return format(self._masked, spec)
 
-    def __eq__(self, other: object) -> bool:
-        if isinstance(other, SecretURL):
-            return hmac.compare_digest(self._url.encode(), other._url.encode())
-        return NotImplemented
-
     __hash__ = None  # type: ignore[assignment]  # equal by secret content: not a dict key
 
-    # pickling would write the refresh token somewhere we cannot see (a file, another process)
-    def __reduce_ex__(self, protocol: Any) -> NoReturn:
-        raise TypeError(_NO_PICKLE)
-
-    def __reduce__(self) -> NoReturn:
-        raise TypeError(_NO_PICKLE)
-
-    def __getstate__(self) -> NoReturn:
-        raise TypeError(_NO_PICKLE)
-
-    def __copy__(self) -> "SecretURL":
-        return self
-
-    def __deepcopy__(self, memo: Any) -> "SecretURL":
-        return self
-
-
-_NO_PICKLE = ("a SecretURL holds a refresh token and cannot be pickled; call flow.refresh_url() again in the new "
-              "process (after signing in there)")
 
 
 class FinesseSSO(SignInFlowBase):
