@@ -37,6 +37,7 @@ _LAZY = {
     "explore": "ucexplore.widgets",
     "report": "ucexplore.reports",
     "audit": "ucexplore.audit",
+    "output_dir": "ucexplore.paths",
     "UcError": "ucexplore.errors",
     "NotSignedIn": "ucexplore.errors",
     "TokenExpired": "ucexplore.errors",
