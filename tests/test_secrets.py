@@ -231,7 +231,8 @@ def _everything_about(exc: BaseException) -> str:
 
 
 def _all_error_classes() -> list[type[UcError]]:
-    return [getattr(errors_module, n) for n in errors_module.__all__]
+    found = [getattr(errors_module, n) for n in errors_module.__all__]
+    return [c for c in found if isinstance(c, type) and issubclass(c, UcError)]
 
 
 @pytest.mark.parametrize("cls", _all_error_classes(), ids=lambda c: c.__name__)

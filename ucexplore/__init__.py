@@ -47,6 +47,10 @@ _LAZY = {
     "RateLimited": "ucexplore.errors",
     "ServerBusy": "ucexplore.errors",
     "ParseError": "ucexplore.errors",
+    "InvalidArgument": "ucexplore.errors",
+    "RedirectRefused": "ucexplore.errors",
+    "debug": "ucexplore.errors",
+    "last_error": "ucexplore.errors",
 }
 _SUBMODULES = {"lab"}
 

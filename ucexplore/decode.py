@@ -201,7 +201,16 @@ def _excerpt(body: bytes, n: int = 200) -> str:
     return redact(body[: max(n * 4, 800)].decode("utf-8", "replace"))[:n]
 
 
+_TOMCAT_DETAIL = re.compile(r"(?i)<b>(Message|Description)</b>\s*([^<]{1,400})")
+
+
 def _html_title(text: str) -> str | None:
+    """The message of an HTML error page: Tomcat's ``Message``/``Description`` line (what CUCM and Unity
+    Connection send), else the title or the first heading."""
+    details = {k.lower(): " ".join(v.split()) for k, v in _TOMCAT_DETAIL.findall(text[:65536])}
+    for key in ("message", "description"):
+        if details.get(key):
+            return details[key][:200]
     m = re.search(r"<title[^>]*>(.*?)</title>", text[:65536], re.DOTALL | re.IGNORECASE)
     if not m:
         m = re.search(r"<h1[^>]*>(.*?)</h1>", text[:65536], re.DOTALL | re.IGNORECASE)

@@ -17,6 +17,11 @@
 Every message passes through :func:`ucexplore.redact.redact`, so no token, password or session ticket can
 end up in ``str(exc)``, a traceback or a log.
 
+In IPython and Jupyter a ``UcError`` shows as a short card (what failed, what to do, where it came from)
+instead of a traceback wall; :func:`debug` ``(True)`` brings the full traceback back, and
+:func:`last_error` returns the last one (with ``.partial`` rows when a pull failed half-way). Plain Python
+scripts keep their normal tracebacks.
+
 Example::
 
     >>> from ucexplore.errors import ApiError
@@ -32,6 +37,8 @@ from typing import Any
 from .redact import redact
 
 __all__ = [
+    "debug",
+    "last_error",
     "UcError",
     "NotSignedIn",
     "TokenExpired",
@@ -46,8 +53,63 @@ __all__ = [
 ]
 
 
+_debug = False
+_last: "UcError | None" = None
+
+#: the most lines an error card shows (the message is cut before that)
+CARD_LINES = 12
+
+
+def debug(on: bool = True) -> bool:
+    """Show full tracebacks for ucexplore errors in notebooks (``True``) or short cards (``False``, the default);
+    returns the previous setting.
+
+    Example::
+
+        >>> previous = debug(True); debug(previous)
+        True
+    """
+    global _debug
+    previous, _debug = _debug, bool(on)
+    return previous
+
+
+def last_error() -> "UcError | None":
+    """The last ucexplore error raised (in a notebook: the one the card above shows), e.g. to get the rows a
+    failed pull kept: ``ux.last_error().partial``.
+
+    Example::
+
+        >>> err = remember(UcError("it failed", hint="do this"))
+        >>> str(last_error())
+        'it failed\\n→ do this'
+    """
+    import sys
+
+    if _last is not None:
+        return _last
+    shown = getattr(sys, "last_exc", None) or getattr(sys, "last_value", None)  # what IPython showed last
+    return shown if isinstance(shown, UcError) else None
+
+
+def remember(err: "UcError") -> "UcError":
+    """Make ``err`` what :func:`last_error` returns (services call it as a failed call ends); returns it."""
+    global _last
+    _last = err
+    return err
+
+
 class UcError(Exception):
-    """Base class of every ucexplore error. ``str(err)`` is redacted and ends with the fix when known."""
+    """Base class of every ucexplore error. ``str(err)`` is redacted and ends with the fix when known.
+
+    ``service``, ``host``, ``method`` and ``url`` say where it came from when known (the transport fills them
+    in); a notebook shows the error as a short card (see :func:`debug`).
+    """
+
+    service: str | None = None
+    host: str | None = None
+    method: str | None = None
+    url: str | None = None
 
     def __init__(self, message: str, *, hint: str | None = None) -> None:
         self.hint = redact(hint) if hint else None
@@ -61,15 +123,54 @@ class UcError(Exception):
         """The redacted message, including the hint."""
         return str(self.args[0]) if self.args else ""
 
+    @property
+    def where(self) -> str:
+        """Where the error came from: ``service method url`` (redacted), or ``host``; empty when unknown."""
+        parts = [p for p in (self.service, self.method, self.url or self.host) if p]
+        return redact(" ".join(str(p) for p in parts))
+
+    def card_lines(self) -> list[str]:
+        """The short card: ``Class: what failed``, ``→ what to do``, ``where: …`` (at most :data:`CARD_LINES`)."""
+        head, _, fix = self.message.partition("\n→ ")
+        lines = [f"{type(self).__name__}: {head.strip()}"]
+        lines += [f"→ {line}" for line in fix.strip().splitlines() if line.strip()]
+        partial = getattr(self, "partial", None)
+        if partial is not None and "ux.last_error().partial" not in self.message:
+            lines.append(f"→ the {len(partial):,} rows fetched before the error: ux.last_error().partial")
+        if self.where:
+            lines.append(f"  where: {self.where}")
+        if len(lines) > CARD_LINES - 1:
+            lines = lines[: CARD_LINES - 2] + ["  …"]
+        lines.append("  (ux.debug(True) shows the full traceback)")
+        return lines
+
+    @property
+    def _render_traceback_(self) -> Any:
+        """IPython's hook for a custom traceback: the card (absent with ``ux.debug(True)``)."""
+        if _debug:
+            raise AttributeError("_render_traceback_")  # hasattr() is False: IPython shows the full traceback
+        remember(self)
+        red, bold, dim, reset = "\x1b[31m", "\x1b[1m", "\x1b[2m", "\x1b[0m"
+
+        def render() -> list[str]:
+            lines = self.card_lines()
+            name, _, rest = lines[0].partition(": ")
+            out = [f"{red}{bold}{name}{reset}: {rest}"]
+            out += [f"{dim}{line}{reset}" if line.startswith("  ") else line for line in lines[1:]]
+            return out
+
+        return render
+
     def _repr_html_(self) -> str:
-        """Render as a short, readable box in a notebook."""
+        """Render as a short, readable box in a notebook (when the error is displayed as a value)."""
         import html
 
-        head, _, tail = self.message.partition("\n→ ")
-        fix = f"<div style='margin-top:4px'>→ {html.escape(tail)}</div>" if tail else ""
+        lines = self.card_lines()[:-1]
+        head = html.escape(lines[0].partition(": ")[2])
+        rest = "".join(f"<div style='margin-top:2px'>{html.escape(line.strip())}</div>" for line in lines[1:])
         return (
             f"<div class='ucx-error' style='border-left:4px solid #c0392b;padding:4px 8px'>"
-            f"<b>{type(self).__name__}</b>: {html.escape(head)}{fix}</div>"
+            f"<b>{type(self).__name__}</b>: {head}{rest}</div>"
         )
 
 
@@ -94,13 +195,15 @@ class SSOError(UcError):
     """The sign-in could not be completed: bad paste, state mismatch, or an error from the identity provider."""
 
 
-class InvalidArgument(UcError, ValueError):
-    """A call was given a value it cannot take; the message says what it accepts.
+class InvalidArgument(UcError, ValueError, TypeError):
+    """A call was given a value (or an argument) it cannot take; the message says what it accepts. It is also a
+    ``ValueError`` and a ``TypeError``, as Python raises for such mistakes.
 
     Example::
 
-        >>> isinstance(InvalidArgument("limit= takes a whole number"), ValueError)
-        True
+        >>> err = InvalidArgument("limit= takes a whole number")
+        >>> isinstance(err, ValueError), isinstance(err, TypeError)
+        (True, True)
     """
 
 

@@ -340,6 +340,9 @@ _SILENCE = (httpx.ReadTimeout, httpx.ConnectTimeout, httpx.WriteTimeout)
 class Progress:
     """A progress bar (``tqdm.auto``) that appears only when enabled and tqdm is installed; text is redacted.
 
+    In a notebook the finished bar is replaced by a one-line plain-text summary, so a saved and reopened
+    notebook shows ``UDS /cucm-uds/users: 313 pages in 1.3 s``, not "Error displaying widget".
+
     Example::
 
         >>> bar = Progress(False, total=10, desc="UDS /cucm-uds/users")
@@ -350,6 +353,8 @@ class Progress:
         self, enabled: bool, *, total: int | None = None, desc: str = "", unit: str = "page"
     ) -> None:
         self._bar: Any = None
+        self._handle: Any = None
+        self._desc, self._unit, self._n, self._t0 = redact(desc), unit, 0, time.perf_counter()
         if not enabled:
             return
         try:
@@ -357,12 +362,19 @@ class Progress:
         except Exception:  # tqdm missing or broken: no bar
             return
         try:
-            self._bar = tqdm(total=total, desc=redact(desc), unit=unit, leave=False, dynamic_ncols=True)
+            if _is_notebook_tqdm(tqdm):
+                from IPython.display import display
+
+                self._bar = tqdm(total=total, desc=self._desc, unit=unit, leave=False, display=False)
+                self._handle = display(self._bar.container, display_id=True)
+            else:
+                self._bar = tqdm(total=total, desc=self._desc, unit=unit, leave=False, dynamic_ncols=True)
         except Exception:  # pragma: no cover - e.g. a notebook without ipywidgets
             self._bar = None
 
     def update(self, n: int = 1) -> None:
         """Advance by ``n``."""
+        self._n += n
         if self._bar is not None:
             self._bar.update(n)
 
@@ -372,11 +384,30 @@ class Progress:
             self._bar.total += n
             self._bar.refresh()
 
+    @property
+    def summary(self) -> str:
+        """``desc: N pages in T s`` (what a notebook keeps once the bar is done)."""
+        plural = "" if self._n == 1 else "s"
+        return f"{self._desc}: {self._n:,} {self._unit}{plural} in {time.perf_counter() - self._t0:.1f} s"
+
     def close(self) -> None:
-        """Remove the bar."""
+        """Remove the bar (in a notebook: leave the plain-text summary in its place)."""
         if self._bar is not None:
-            self._bar.close()
-            self._bar = None
+            bar, self._bar = self._bar, None
+            bar.close()
+            if self._handle is not None:
+                try:
+                    self._handle.update({"text/plain": self.summary}, raw=True)
+                except Exception:  # pragma: no cover - the front end went away
+                    log.debug("could not replace the progress bar", exc_info=True)
+
+
+def _is_notebook_tqdm(cls: Any) -> bool:
+    try:
+        from tqdm.notebook import tqdm as notebook_tqdm
+    except Exception:  # pragma: no cover - ipywidgets missing
+        return False
+    return isinstance(cls, type) and issubclass(cls, notebook_tqdm)
 
 
 # ============================================================================================================
@@ -871,7 +902,17 @@ class Transport(Unpicklable):
         )
 
     async def _perform(self, call: _Call) -> tuple[httpx.Response, Any]:
-        """The retry loop of one call (see :meth:`fetch`)."""
+        """The retry loop of one call (see :meth:`fetch`); every UcError it raises says where it came from."""
+        try:
+            return await self._retry_loop(call)
+        except UcError as exc:
+            exc.service = exc.service or self.service or None
+            exc.method = exc.method or call.method
+            if not exc.url:
+                exc.url = redact_url(call.url)
+            raise
+
+    async def _retry_loop(self, call: _Call) -> tuple[httpx.Response, Any]:
         method, full = call.method, call.url
         st = self._state()
         host = urlsplit(full).netloc.lower()

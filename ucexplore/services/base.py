@@ -27,6 +27,7 @@ Imperative calls (Finesse ``set_state``, WebDialer SOAP) are ``async def …_asy
 from __future__ import annotations
 
 import asyncio
+import difflib
 import enum
 import functools
 import keyword
@@ -41,14 +42,15 @@ from typing import TYPE_CHECKING, Any, ClassVar, Self, TypeVar
 from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
 
 from ..decode import DEFAULT_TOTAL_KEYS, Meta, RecordSpec, decode_records, error_from_response
-from ..errors import UcError
+from ..errors import InvalidArgument, UcError, remember
 from ..frames import provenance as make_provenance
 from ..frames import to_frame, to_series
 from ..redact import redact
 from ..transport import PROGRESS_MIN_PAGES, Progress, RetryPolicy, Transport, run_sync
 
 if TYPE_CHECKING:  # pragma: no cover
-    import inspect
+    import difflib
+import inspect
 
 __all__ = [
     "Cursor",
@@ -591,10 +593,11 @@ class Fetch:
         return inspect.Signature(ps)
 
     def bind(self, args: Sequence[Any], kwargs: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
-        """Fill the path and build the query from a call's arguments; wrong arguments raise TypeError."""
+        """Fill the path and build the query from a call's arguments; wrong arguments raise InvalidArgument
+        (also a TypeError)."""
         label = self.name or self.path
         if len(args) > len(self.placeholders):
-            raise TypeError(
+            raise InvalidArgument(
                 f"{label}() takes {len(self.placeholders)} positional argument(s) "
                 f"({', '.join(self.placeholders) or 'none'}), got {len(args)}"
             )
@@ -604,7 +607,7 @@ class Fetch:
         for k, v in kwargs.items():
             if k in self.placeholders:
                 if k in self.placeholders[: len(args)]:
-                    raise TypeError(f"{label}() got {k!r} twice")
+                    raise InvalidArgument(f"{label}() got {k!r} twice")
                 values[k] = v
             elif self.params is None:
                 query[k[:-1] if k.endswith("_") and keyword.iskeyword(k[:-1]) else k] = v
@@ -614,7 +617,10 @@ class Fetch:
                 query[k] = v
             else:
                 accepted = ", ".join(sorted(self.params)) or "no parameters"
-                raise TypeError(f"{label}() got an unexpected parameter {k!r}; it accepts {accepted}")
+                close = difflib.get_close_matches(k, [*self.params, *self.params.values()], n=1)
+                raise InvalidArgument(f"{label}() has no parameter {k!r}" + (f" (did you mean {close[0]!r}?)"
+                                                                             if close else ""),
+                                      hint=f"{label}() accepts {accepted}")
         for k, v in self.defaults.items():
             if k in self.placeholders:
                 continue
@@ -622,10 +628,10 @@ class Fetch:
             query.setdefault(wire, v)
         missing = [n for n in self.placeholders if values.get(n) in (None, "")]
         if missing:
-            raise TypeError(f"{label}() needs {', '.join(missing)}")
+            raise InvalidArgument(f"{label}() needs {', '.join(missing)}")
         lacking = [r for r in self.required if query.get(r) in (None, "")]
         if lacking:
-            raise TypeError(f"{label}() needs the parameter(s) {', '.join(lacking)}")
+            raise InvalidArgument(f"{label}() needs the parameter(s) {', '.join(lacking)}")
         path = _PLACEHOLDER.sub(lambda m: quote(str(values[m.group(1)]), safe=""), self.path)
         return path, {k: _param_value(v) for k, v in query.items() if v is not None}
 
@@ -723,6 +729,8 @@ class Service:
     error_hints: ClassVar[Mapping[int, str]] = {}
     #: the zone of naive timestamps in this product's data (e.g. a Webex site's zone)
     timezone: Any = None
+    #: where this product's API lives, for a 404 that shows the URL points elsewhere
+    server_hint: ClassVar[str] = ""
 
     def __init__(
         self,
@@ -751,7 +759,7 @@ class Service:
             max_concurrency=max_concurrency,
             retry=retry,
             progress=progress,
-            service=self.product or type(self).__name__.lower(),
+            service=self.label,
             headers=hdrs,
             http_transport=http_transport,
             allow_insecure_http=allow_insecure_http,
@@ -838,8 +846,43 @@ class Service:
     def error_decoder(self, response: Any) -> UcError:
         """The exception for an error response (override for product-specific errors)."""
         return error_from_response(
-            response, service=self.label, sign_in_hint=self.sign_in_hint(), hints=self.error_hints
+            response, service=self.label, sign_in_hint=self.sign_in_hint(), hints=self.hints_for(response)
         )
+
+    def hints_for(self, response: Any) -> dict[int, str]:
+        """:attr:`error_hints`, fitted to the call: a 404 at a path with no id in it ("check the user id" would
+        be wrong there) means this is not the product's server at all.
+
+        Example::
+
+            >>> import httpx
+            >>> class Demo(Service):
+            ...     things = Fetch("/api/things", item="thing")
+            ...     thing = Fetch("/api/things/{thing_id}", one=True)
+            ...     error_hints = {404: "check the thing id"}
+            >>> d = Demo("https://demo.example.com")
+            >>> r = httpx.Response(404, request=httpx.Request("GET", "https://demo.example.com/api/things"))
+            >>> d.hints_for(r)[404][:55]
+            'the server at demo.example.com does not look like Demo:'
+        """
+        hints = dict(self.error_hints)
+        if getattr(response, "status_code", None) != 404:
+            return hints
+        try:
+            path = response.request.url.path
+        except (RuntimeError, AttributeError):
+            return hints
+        for fetch in self.endpoints().values():
+            pattern = "/".join("[^/]+" if _PLACEHOLDER.fullmatch(part) else re.escape(part)
+                               for part in fetch.path.split("/"))
+            if re.search(pattern + "$", path):
+                if fetch.placeholders:
+                    return hints  # an id was in the path: the product's own 404 hint fits
+                break
+        where = f" ({self.server_hint})" if self.server_hint else ""
+        hints[404] = (f"the server at {self.host} does not look like {self.label}: nothing answers at {path} — "
+                      f"check the URL and the port{where}")
+        return hints
 
     async def _build_request(
         self, fetch: Fetch, path: str, query: Mapping[str, Any], paging: Mapping[str, Any]
@@ -882,7 +925,9 @@ class Service:
         raw = bool(kwargs.pop("raw", False))
         if limit is not None:
             if isinstance(limit, bool) or not isinstance(limit, int) or limit < 0:
-                raise TypeError(f"limit= takes a whole number of rows (or None), got {limit!r}")
+                raise InvalidArgument(f"limit= takes a whole number of rows, 0 or more, got {limit!r}",
+                                      hint="limit= caps the total rows returned (not the page size); leave it out "
+                                      "(or pass None) for every row")
         if fetch.params is None and "params" in kwargs and isinstance(kwargs["params"], Mapping):
             kwargs.update(kwargs.pop("params"))
         path, query = fetch.bind(args, kwargs)
@@ -930,6 +975,7 @@ class Service:
             except UcError as exc:
                 if arrived:  # a later page failed (e.g. an implicit-grant token ran out): keep the rows
                     self._keep_partial(exc, fetch, arrived, limit, raw, path, query)
+                remember(exc)
                 raise
             if fetch.id and getattr(paging, "id", None) != fetch.id:
                 records = _dedupe(records, fetch.id)
@@ -990,8 +1036,8 @@ class Service:
         exc.partial = partial  # type: ignore[attr-defined]
         exc.rows_fetched = len(rows)  # type: ignore[attr-defined]
         if exc.args:
-            note = (f"the {len(rows):,} rows fetched before this error are kept in err.partial; "
-                    "run the call again to get every row")
+            note = (f"the {len(rows):,} rows fetched before this error are kept: err.partial "
+                    "(in a notebook: ux.last_error().partial); run the call again to get every row")
             exc.args = (f"{exc.args[0]}\n→ {note}", *exc.args[1:])
 
     # -- life cycle --------------------------------------------------------------------------------------

@@ -36,7 +36,7 @@ from typing import Any, ClassVar
 from urllib.parse import quote
 
 from ..decode import error_from_response, parse_xml
-from ..errors import UcError
+from ..errors import InvalidArgument, UcError
 from .base import Fetch, Service, sync_twin
 
 __all__ = ["SETTABLE_STATES", "Finesse"]
@@ -61,6 +61,24 @@ _AGENT_DTYPES = {
     "teamId": "str",
 }
 _AGENT_FORCE = ("roles.role", "teams.Team")
+#: an agent's usual columns, present whatever the state (READY has no reasonCode; a column is still there)
+_AGENT_COLUMNS = (
+    "loginId",
+    "loginName",
+    "firstName",
+    "lastName",
+    "extension",
+    "state",
+    "stateChangeTime",
+    "pendingState",
+    "reasonCode.label",
+    "reasonCode.id",
+    "reasonCode.code",
+    "reasonCode.category",
+    "teamId",
+    "teamName",
+    "roles.role",
+)
 _TEAM_COLUMNS = (
     "loginId",
     "loginName",
@@ -115,6 +133,8 @@ _QUEUE_STATS = (
     "agentsWrapUpNotReady",
     "agentsWrapUpReady",
 )
+_QUEUE_COLUMNS = ("name", *(f"statistics.{k}" for k in _QUEUE_STATS), "statistics.startTimeOfLongestCallInQueue",
+                  "uri")
 _QUEUE_DTYPES = {
     **{f"statistics.{k}": "int" for k in _QUEUE_STATS},
     "statistics.startTimeOfLongestCallInQueue": "datetime",
@@ -160,7 +180,7 @@ class _Category(Fetch):
         n = len(self.placeholders)
         if len(args) == n + 1:
             if "category" in kwargs:
-                raise TypeError(f"{self.name}() got 'category' twice")
+                raise InvalidArgument(f"{self.name}() got 'category' twice")
             kwargs = {**kwargs, "category": args[n]}
             args = args[:n]
         return super().bind(args, kwargs)
@@ -188,6 +208,7 @@ class Finesse(Service):
 
     product = "finesse"
     accept = "application/xml"
+    server_hint: ClassVar[str] = "Finesse answers on https://<finesse>:8445"
     error_hints: ClassVar[Mapping[int, str]] = {
         400: "check the request: the state and reason code (see the ErrorType and ErrorData above)",
         404: "check the id: agents are addressed by loginId (or loginName), teams and dialogs by id",
@@ -209,6 +230,8 @@ class Finesse(Service):
     system_info = Fetch(
         "/finesse/api/SystemInfo",
         one=True,
+        columns=("deploymentType", "status", "timezoneOffset", "currentTimestamp", "xmppDomain",
+                 "primaryNode.host", "secondaryNode.host"),
         force_list=("ctiServers.ctiServer",),
         dtypes={
             "currentTimestamp": "datetime",
@@ -227,6 +250,7 @@ class Finesse(Service):
     user = Fetch(
         "/finesse/api/User/{agent_id}",
         one=True,
+        columns=_AGENT_COLUMNS,
         force_list=_AGENT_FORCE,
         dtypes=_AGENT_DTYPES,
         doc="One agent: state, reason code (flattened), roles (a list), team. "
@@ -236,19 +260,7 @@ class Finesse(Service):
         "/finesse/api/Users",
         item="User",
         force_list=_AGENT_FORCE,
-        columns=(
-            "loginId",
-            "loginName",
-            "firstName",
-            "lastName",
-            "extension",
-            "state",
-            "stateChangeTime",
-            "reasonCode.label",
-            "teamId",
-            "teamName",
-            "roles.role",
-        ),
+        columns=_AGENT_COLUMNS,
         dtypes=_AGENT_DTYPES,
         id="loginId",
         doc="Every agent the caller may see (administrator: all; supervisor: its team). "
@@ -277,6 +289,7 @@ class Finesse(Service):
     dialog = Fetch(
         "/finesse/api/Dialog/{dialog_id}",
         one=True,
+        columns=_DIALOG_COLUMNS,
         force_list=_DIALOG_FORCE,
         dtypes=_DIALOG_DTYPES,
         doc="One dialog, shaped like a dialogs() row. Example: fin.dialog(fin.dialogs('1001001').loc[0, 'id'])",
@@ -304,18 +317,14 @@ class Finesse(Service):
     reason_code = Fetch(
         "/finesse/api/ReasonCode/{reason_code_id}",
         one=True,
+        columns=_REASON_COLUMNS,
         dtypes=_REASON_DTYPES,
         doc="One reason code by id. Example: fin.reason_code(2)['label']",
     )
     queues = Fetch(
         "/finesse/api/User/{agent_id}/Queues",
         item="Queue",
-        columns=(
-            "name",
-            *(f"statistics.{k}" for k in _QUEUE_STATS),
-            "statistics.startTimeOfLongestCallInQueue",
-            "uri",
-        ),
+        columns=_QUEUE_COLUMNS,
         dtypes=_QUEUE_DTYPES,
         doc="The queues the agent serves, with live statistics (statistics.callsInQueue …; -1 where the "
         "deployment does not report one). Example: fin.queues('1001001')",
@@ -323,6 +332,7 @@ class Finesse(Service):
     queue = Fetch(
         "/finesse/api/Queue/{queue_id}",
         one=True,
+        columns=_QUEUE_COLUMNS,
         dtypes=_QUEUE_DTYPES,
         doc="One queue and its statistics. Example: fin.queue(1)['statistics.callsInQueue']",
     )
@@ -350,15 +360,15 @@ class Finesse(Service):
         """
         wanted = str(state).strip().upper()
         if wanted not in SETTABLE_STATES:
-            raise ValueError(
+            raise InvalidArgument(
                 f"set_state() takes one of {', '.join(SETTABLE_STATES)}, got {state!r}: the other states "
                 "(TALKING, RESERVED, WORK …) are set by the system"
             )
         if reason_code_id is not None and wanted not in ("NOT_READY", "LOGOUT"):
-            raise ValueError(f"a reason code goes with NOT_READY or LOGOUT, not {wanted}")
+            raise InvalidArgument(f"a reason code goes with NOT_READY or LOGOUT, not {wanted}")
         agent = str(agent_id).strip()
         if not agent:
-            raise ValueError("set_state() needs the agent's loginId (or loginName)")
+            raise InvalidArgument("set_state() needs the agent's loginId (or loginName)")
         parts = [f"<state>{wanted}</state>"]
         if reason_code_id is not None:
             rid = str(int(reason_code_id)) if not isinstance(reason_code_id, str) else reason_code_id.strip()
@@ -404,10 +414,10 @@ class Finesse(Service):
             ('Invalid State', 'CF_INVALID', 'READY')
         """
         hint = self.sign_in_hint()
-        err = error_from_response(response, service=self.label, sign_in_hint=hint, hints=self.error_hints)
+        err = error_from_response(response, service=self.label, sign_in_hint=hint, hints=self.hints_for(response))
         etype = getattr(err, "error_type", None)
         if etype in _TYPE_HINTS and response.status_code not in (429, 503):
-            hints = {**self.error_hints, response.status_code: _TYPE_HINTS[etype]}
+            hints = {**self.hints_for(response), response.status_code: _TYPE_HINTS[etype]}
             err = error_from_response(response, service=self.label, sign_in_hint=hint, hints=hints)
         details = getattr(err, "details", None)
         data = None

@@ -94,6 +94,7 @@ class UDS(Service):
 
     product = "uds"
     accept = "application/xml"
+    server_hint: ClassVar[str] = "UDS runs on a CUCM node, usually https://<cucm>:8443"
     error_hints: ClassVar[Mapping[int, str]] = {
         404: "no such user or resource: check the user id (a CUCM user id such as 'jkam', not an e-mail "
         "address; uds.users(email=...) finds it)",
@@ -301,7 +302,7 @@ class UDS(Service):
         creds = self.credentials
         if response.status_code == 401 and token_spent(creds):
             return TokenExpired("CUCM refused the token: it has expired", hint=self.sign_in_hint())
-        hints = dict(self.error_hints)
+        hints = self.hints_for(response)
         if response.status_code == 401:
             hints[401] = self._unauthorized_hint(response, creds)
         return error_from_response(

@@ -30,6 +30,7 @@ import re
 from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar
 
+from ..errors import InvalidArgument
 from .base import Fetch, NoPaging, PageNumber, Service
 
 __all__ = ["Unity", "cupi_query", "cupi_sort"]
@@ -58,12 +59,12 @@ def cupi_query(query: str | None, criteria: Mapping[str, Any], columns: Mapping[
     """
     given = {k: v for k, v in criteria.items() if v is not None}
     if query is not None and not isinstance(query, str):
-        raise TypeError(f"query= takes a CUPI query string such as '(alias startswith j)', got {query!r}")
+        raise InvalidArgument(f"query= takes a CUPI query string such as '(alias startswith j)', got {query!r}")
     if query is not None and query.strip() == "":
         query = None
     if len(given) + (query is not None) > 1:
         names = ", ".join((["query"] if query is not None else []) + sorted(given))
-        raise ValueError(
+        raise InvalidArgument(
             f"CUPI takes one search criterion per request; got {names}. Search on one column and filter the "
             "rest in pandas, e.g. df[df['LastName'].str.startswith('K')]"
         )
@@ -72,7 +73,7 @@ def cupi_query(query: str | None, criteria: Mapping[str, Any], columns: Mapping[
         if not q.startswith("("):  # "alias startswith j" → "(alias startswith j)"
             q = f"({q})"
         if not _RAW_QUERY.match(q):
-            raise ValueError(
+            raise InvalidArgument(
                 f"not a CUPI query: {query!r}; it looks like (column is|startswith value) or (column isnull)"
             )
         return q
@@ -81,9 +82,9 @@ def cupi_query(query: str | None, criteria: Mapping[str, Any], columns: Mapping[
     name, value = next(iter(given.items()))
     text = str(value).strip()
     if not text:
-        raise ValueError(f"{name}= needs a value (the start of the {columns[name]} to look for)")
+        raise InvalidArgument(f"{name}= needs a value (the start of the {columns[name]} to look for)")
     if "(" in text or ")" in text:
-        raise ValueError(f"{name}={value!r}: CUPI query values cannot contain parentheses")
+        raise InvalidArgument(f"{name}={value!r}: CUPI query values cannot contain parentheses")
     return f"({columns[name]} startswith {text})"
 
 
@@ -124,11 +125,11 @@ class _Cupi(Fetch):
         if len(args) > n:  # the positional after the path's placeholders is the query
             if len(args) > n + 1:
                 names = ", ".join([*self.placeholders, "query"])
-                raise TypeError(
+                raise InvalidArgument(
                     f"{self.name}() takes {n + 1} positional argument(s) ({names}), got {len(args)}"
                 )
             if "query" in kw:
-                raise TypeError(f"{self.name}() got 'query' twice")
+                raise InvalidArgument(f"{self.name}() got 'query' twice")
             kw["query"] = args[n]
             args = args[:n]
         criteria = {k: kw.pop(k) for k in list(kw) if k in self.criteria}
@@ -187,6 +188,7 @@ _DL_DTYPES = {
     "Undeletable": "bool",
     "DtmfAccessId": "str",
 }
+_HANDLER_COLUMNS = ("ObjectId", "DisplayName", "DtmfAccessId", "IsPrimary", "Undeletable", "CreationTime", "URI")
 _MESSAGE_COLUMNS = (
     "MsgId",
     "Subject",
@@ -232,6 +234,7 @@ class Unity(Service):
 
     product = "unity"
     accept = "application/json"
+    server_hint: ClassVar[str] = "Unity Connection's /vmrest is on https://<unity-connection>"
     error_hints: ClassVar[Mapping[int, str]] = {
         400: "check the arguments: a CUPI query looks like (alias startswith j) — one criterion, one column — "
         "and a sort must name the query column; an administrator reading a mailbox passes user_object_id=",
@@ -246,6 +249,7 @@ class Unity(Service):
     version = Fetch(
         "/vmrest/version",
         one=True,
+        columns=("name", "version"),
         doc="The REST API version (any valid credentials). Example: cuc.version()['version']",
     )
 
@@ -272,6 +276,7 @@ class Unity(Service):
         "/vmrest/users/{object_id}",
         one=True,
         item="User",
+        columns=_USER_COLUMNS,
         dtypes=_USER_DTYPES,
         doc="One CUPI user by ObjectId (administrator). Example: cuc.user(df.loc[0, 'ObjectId'])",
     )
@@ -279,15 +284,7 @@ class Unity(Service):
         "/vmrest/handlers/callhandlers",
         item="Callhandler",
         criteria={"display_name": "displayname", "dtmf_access_id": "dtmfaccessid"},
-        columns=(
-            "ObjectId",
-            "DisplayName",
-            "DtmfAccessId",
-            "IsPrimary",
-            "Undeletable",
-            "CreationTime",
-            "URI",
-        ),
+        columns=_HANDLER_COLUMNS,
         dtypes=_HANDLER_DTYPES,
         doc="Call handlers (system handlers and every user's primary handler), every page; same searching "
         "as users(). Example: cuc.call_handlers(display_name='Op')",
@@ -296,6 +293,7 @@ class Unity(Service):
         "/vmrest/handlers/callhandlers/{object_id}",
         one=True,
         item="Callhandler",
+        columns=_HANDLER_COLUMNS,
         dtypes=_HANDLER_DTYPES,
         doc="One call handler by ObjectId. Example: cuc.call_handler(user['CallHandlerObjectId'])",
     )
@@ -331,6 +329,9 @@ class Unity(Service):
     mailbox = Fetch(
         "/vmrest/mailbox",
         one=True,
+        columns=("DisplayName", "CurrentSizeInBytes", "IsPrimary", "IsStoreFull", "IsMailboxMounted",
+                 "IsWarningQuotaExceeded", "IsReceiveQuotaExceeded", "IsSendQuotaExceeded", "ReceiveQuota",
+                 "WarningQuota", "SendQuota"),
         params=_MAILBOX_PARAMS,
         dtypes={
             "CurrentSizeInBytes": "int",
@@ -377,6 +378,7 @@ class Unity(Service):
     message = Fetch(
         "/vmrest/messages/{msg_id}",
         one=True,
+        columns=_MESSAGE_COLUMNS,
         params=_MAILBOX_PARAMS,
         force_list=("Attachments.Attachment", "Recipients.Recipient"),
         dtypes=_MESSAGE_DTYPES,

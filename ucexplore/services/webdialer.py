@@ -36,7 +36,7 @@ from xml.sax.saxutils import escape
 
 from ..decode import error_from_response, parse_xml
 from ..redact import Secret, SecretBody
-from ..errors import ApiError, NotSignedIn, ParseError, TokenExpired, UcError
+from ..errors import ApiError, InvalidArgument, NotSignedIn, ParseError, TokenExpired, UcError
 from ..frames import provenance as make_provenance
 from ..frames import to_frame, to_series
 from .base import Service, sync_twin
@@ -71,7 +71,7 @@ def _text(value: Any, what: str) -> str:
     """``value`` as XML element text (escaped); control characters are refused."""
     text = str(value)
     if _CONTROL.search(text):
-        raise ValueError(f"{what} contains a control character, which XML cannot carry")
+        raise InvalidArgument(f"{what} contains a control character, which XML cannot carry")
     return escape(text)
 
 
@@ -212,6 +212,7 @@ class WebDialer(Service):
 
     product = "webdialer"
     accept = "text/xml"
+    server_hint: ClassVar[str] = "WebDialer runs on a CUCM node, usually https://<cucm>:8443"
     error_hints: ClassVar[Mapping[int, str]] = {
         404: "no WebDialer SOAP service at this URL: activate the Cisco WebDialer Web Service on this CUCM "
         "node (CUCM 15SU5+ replaced it with /webdialer/services/webdialer)",
@@ -240,7 +241,7 @@ class WebDialer(Service):
             >>> wd.make_call("+1 408 555 0100", user_id="jkam", device_name="SEP0CD0F894A1B2")  # doctest: +SKIP
         """
         if not str(destination or "").strip():
-            raise ValueError("make_call() needs a destination (digits to dial)")
+            raise InvalidArgument("make_call() needs a destination (digits to dial)")
         user_id = self._user_id(user_id)
         cred = await self._credential()
         device, line = await self._device(user_id, device_name, line_number, cred)
@@ -321,7 +322,7 @@ class WebDialer(Service):
     @staticmethod
     def _user_id(user_id: Any) -> str:
         if not isinstance(user_id, str) or not user_id.strip():
-            raise TypeError("WebDialer calls need user_id= (the CUCM user id whose phone dials)")
+            raise InvalidArgument("WebDialer calls need user_id= (the CUCM user id whose phone dials)")
         return user_id.strip()
 
     async def _credential(self) -> dict[str, str]:
@@ -451,5 +452,5 @@ class WebDialer(Service):
             if fault is not None:
                 return _fault_error(fault, status=response.status_code, url=str(response.request.url))
         return error_from_response(
-            response, service=self.label, sign_in_hint=self.sign_in_hint(), hints=self.error_hints
+            response, service=self.label, sign_in_hint=self.sign_in_hint(), hints=self.hints_for(response)
         )

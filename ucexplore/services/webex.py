@@ -25,6 +25,7 @@ from datetime import UTC, date, datetime
 from typing import Any, ClassVar
 from urllib.parse import urlsplit
 
+from ..errors import InvalidArgument
 from .base import Cursor, Fetch, Page, ProgressFactory, Service
 
 __all__ = ["Webex", "iso_utc"]
@@ -65,11 +66,11 @@ def iso_utc(value: Any, name: str = "value") -> str:
 
                 dt = pd.Timestamp(text).to_pydatetime()
             except (ValueError, TypeError):
-                raise ValueError(
+                raise InvalidArgument(
                     f"{name}= takes a datetime or ISO-8601 text such as '2026-11-02T09:00:00Z', got {value!r}"
                 ) from None
     else:
-        raise TypeError(f"{name}= takes a datetime, a date or ISO-8601 text, got {type(value).__name__}")
+        raise InvalidArgument(f"{name}= takes a datetime, a date or ISO-8601 text, got {type(value).__name__}")
     dt = dt.replace(tzinfo=UTC) if dt.tzinfo is None else dt.astimezone(UTC)
     ms = f".{dt.microsecond // 1000:03d}" if dt.microsecond else ""
     return dt.strftime("%Y-%m-%dT%H:%M:%S") + ms + "Z"
@@ -110,7 +111,7 @@ class WebexFetch(Fetch):
         if self.positional and len(args) > n:
             extra, args = args[n:], args[:n]
             if len(extra) > len(self.positional):
-                raise TypeError(
+                raise InvalidArgument(
                     f"{self.name}() takes at most {n + len(self.positional)} positional argument(s), "
                     f"got {n + len(extra)}"
                 )
@@ -118,7 +119,7 @@ class WebexFetch(Fetch):
             for wire, value in zip(self.positional, extra):
                 py = self._py(wire)
                 if py in kwargs or wire in kwargs:
-                    raise TypeError(f"{self.name}() got {py!r} twice")
+                    raise InvalidArgument(f"{self.name}() got {py!r} twice")
                 kwargs[py] = value
         path, query = super().bind(args, kwargs)
         for wire in self.joined:
@@ -171,9 +172,9 @@ class WebexCursor(Cursor):
             try:
                 size = int(asked)
             except (TypeError, ValueError):
-                raise ValueError(f"{self.size}= is the page size, a whole number; got {asked!r}") from None
+                raise InvalidArgument(f"{self.size}= is the page size, a whole number; got {asked!r}") from None
             if size < 1:
-                raise ValueError(
+                raise InvalidArgument(
                     f"{self.size}= is the page size and must be at least 1 (limit= caps the rows)"
                 )
             if size != self.page:
@@ -265,6 +266,7 @@ class Webex(Service):
     product = "webex"
     accept = "application/json"
     default_base_url = WEBEX_BASE_URL
+    server_hint: ClassVar[str] = "the Webex REST base is https://webexapis.com/v1"
     error_hints: ClassVar[Mapping[int, str]] = {
         400: "check the parameters: from_/to take ISO-8601 date-times (from_ earlier than to), meeting_type is "
         "meetingSeries, scheduledMeeting or meeting; email/display_name must not be empty",

@@ -36,7 +36,7 @@ from xml.sax.saxutils import escape
 
 from ..auth.credentials import BasicCredentials, Credentials, resolve_auth
 from ..decode import RecordSpec, decode_records
-from ..errors import ApiError, RateLimited
+from ..errors import ApiError, InvalidArgument, RateLimited
 from ..frames import parse_tz
 from ..redact import Secret, SecretBody, register_secret
 from ..transport import check_plain_http, parse_retry_after
@@ -148,9 +148,9 @@ class XmlOffset(Offset):
             try:
                 size = int(asked)
             except (TypeError, ValueError):
-                raise ValueError(f"maximum_num= is the page size, a whole number; got {asked!r}") from None
+                raise InvalidArgument(f"maximum_num= is the page size, a whole number; got {asked!r}") from None
             if size < 1:
-                raise ValueError(
+                raise InvalidArgument(
                     "maximum_num= is the page size and must be at least 1 (limit= caps the rows)"
                 )
             if size != self.page:
@@ -247,7 +247,7 @@ class WebexXML(Service):
         if not site_name and host.endswith(".webex.com"):
             site_name = host.split(".", 1)[0]
         if not site_name:
-            raise TypeError("WebexXML() needs site_name=, the 'acme' of acme.webex.com")
+            raise InvalidArgument("WebexXML() needs site_name=, the 'acme' of acme.webex.com")
         self.site_name = str(site_name)
         self._tz_given = parse_tz(timezone) if timezone is not None else None
         self._tz_seen: tzinfo | None = None
@@ -260,13 +260,13 @@ class WebexXML(Service):
             weakref.WeakKeyDictionary()
         )
         if auth is None:
-            raise TypeError(
+            raise InvalidArgument(
                 "WebexXML() needs auth=: a session ticket, (webex_id, password), or a Webex token or "
                 "WebexOAuth flow (scope spark:all) to exchange for a ticket"
             )
         if isinstance(auth, str):
             if not auth.strip():
-                raise ValueError("auth= is an empty session ticket")
+                raise InvalidArgument("auth= is an empty session ticket")
             self._kind = "ticket"
             self._ticket = auth.strip()
             register_secret(self._ticket)
@@ -274,22 +274,22 @@ class WebexXML(Service):
             self._kind = "password"
             self._creds = BasicCredentials(*auth)
             if webex_id and webex_id.strip().lower() != auth[0].strip().lower():
-                raise ValueError("webex_id= and the user of auth=(webex_id, password) differ")
+                raise InvalidArgument("webex_id= and the user of auth=(webex_id, password) differ")
             webex_id = webex_id or auth[0]
         else:
             self._kind = "token"
             self._creds = resolve_auth(auth)
             if self._creds.kind != "bearer":
-                raise TypeError(
+                raise InvalidArgument(
                     "auth= takes a session ticket (str), (webex_id, password), or a Webex Token/WebexOAuth flow"
                 )
             self._flow = getattr(self._creds, "flow", None)
             if not webex_id and self._flow is None:
-                raise TypeError(
+                raise InvalidArgument(
                     "WebexXML() needs webex_id= (the user's Webex ID, usually the e-mail address)"
                 )
         if self._kind == "ticket" and not webex_id:
-            raise TypeError("WebexXML() needs webex_id= (the user's Webex ID, usually the e-mail address)")
+            raise InvalidArgument("WebexXML() needs webex_id= (the user's Webex ID, usually the e-mail address)")
         self.webex_id: str | None = webex_id.strip() if webex_id else None
 
     # -- facts -------------------------------------------------------------------------------------------
@@ -402,7 +402,7 @@ class WebexXML(Service):
             me = await wx.me_async(raw=True)
         emails = me.get("emails") or []
         if not emails:
-            raise TypeError("WebexXML() needs webex_id=: the signed-in person has no e-mail address")
+            raise InvalidArgument("WebexXML() needs webex_id=: the signed-in person has no e-mail address")
         self.webex_id = str(emails[0])
         return self.webex_id
 
@@ -494,7 +494,7 @@ class WebexXML(Service):
 
     async def _scope_text(self, name: str, value: Any, host: Any) -> str:
         if isinstance(value, (int, float)) and not isinstance(value, bool):
-            raise TypeError(
+            raise InvalidArgument(
                 f"{name} takes a datetime (the earliest/latest meeting start or end), got the number "
                 f"{value!r}; paging is automatic (use limit= to cap the rows)"
             )
@@ -511,7 +511,7 @@ class WebexXML(Service):
             pair = bounds[first]
             if isinstance(pair, (list, tuple)):  # start_from=(since, until)
                 if len(pair) != 2:
-                    raise ValueError("a date range is (earliest, latest)")
+                    raise InvalidArgument("a date range is (earliest, latest)")
                 bounds[first] = pair[0]
                 if bounds[last] is None:
                     bounds[last] = pair[1]

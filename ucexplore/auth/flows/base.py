@@ -133,10 +133,15 @@ class SignInFlowBase:
         """The sign-in page to open in a browser."""
         raise NotImplementedError
 
+    #: what a person pastes back after signing in (for hints)
+    paste_what = "what you get"
+
     def sign_in_hint(self) -> str:
-        """One sentence on how to sign in (again) with this flow."""
-        return (f"run ux.login(flow) and sign in to {self.display_name} — or open {self.authorize_url} in your "
-                f"browser, sign in, and pass what you get to flow.complete(...)")
+        """One sentence on how to sign in (again) with this flow, as a notebook shows it (no long URL: the
+        sign-in page stays at ``flow.authorize_url``)."""
+        return (f"run the sign-in cell — ux.login(flow), or sign_in(flow) in the ucexplore notebooks — and sign in "
+                f"to {self.display_name}; without a widget, open flow.authorize_url in a browser and pass "
+                f"{self.paste_what} to flow.complete(...)")
 
     # -- sign-in / sign-out ------------------------------------------------------------------------------
     def complete(self, pasted: str) -> Token:  # pragma: no cover - overridden

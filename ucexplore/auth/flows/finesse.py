@@ -95,6 +95,7 @@ class FinesseSSO(SignInFlowBase):
     product = "finesse"
     display_name = "Finesse"
     refreshable = True
+    paste_what = "the whole JSON text the page shows"
 
     def __init__(self, base_url: str, agent_id: str | None = None, verify: bool | str = True) -> None:
         super().__init__(base_url, verify=verify)
@@ -108,10 +109,6 @@ class FinesseSSO(SignInFlowBase):
         """``{base}/desktop/sso/token?cc_username=<agent_id>&return_refresh_token=true``."""
         user = f"cc_username={quote(self.agent_id, safe='')}&" if self.agent_id else ""
         return f"{self.base_url}{TOKEN_PATH}?{user}return_refresh_token=true"
-
-    def sign_in_hint(self) -> str:
-        return (f"run ux.login(flow) and sign in to Finesse — or open {self.authorize_url} in your browser, sign "
-                f"in, and pass the whole JSON text the page shows to flow.complete(...)")
 
     # -- sign-in -------------------------------------------------------------------------------------------
     def complete(self, pasted: str) -> Token:

@@ -69,6 +69,7 @@ class CucmSSO(SignInFlowBase):
     product = "cucm"
     display_name = "CUCM"
     refreshable = False
+    paste_what = "the address the Copy button of the page you land on gives you"
 
     def __init__(
         self,
@@ -120,10 +121,6 @@ class CucmSSO(SignInFlowBase):
 
     def _after_sign_out(self) -> None:
         self.new_attempt()
-
-    def sign_in_hint(self) -> str:
-        return (f"run ux.login(flow) and sign in to {self.display_name} — or open {self.authorize_url} in your "
-                f"browser, sign in, and pass the address you land on to flow.complete(...)")
 
     def complete(self, pasted: str) -> Token:
         """Read the pasted redirect address (or fragment, or bare token) and sign in; returns the Token.

@@ -70,6 +70,7 @@ class WebexOAuth(SignInFlowBase):
     product = "webex"
     display_name = "Webex"
     refreshable = True
+    paste_what = "the whole address you land on"
 
     def __init__(
         self,
@@ -137,10 +138,6 @@ class WebexOAuth(SignInFlowBase):
     def _after_sign_out(self) -> None:
         self._new_pkce()
 
-    def sign_in_hint(self) -> str:
-        return (f"run ux.login(flow) and sign in to Webex — or open {self.authorize_url} in your browser, sign in, "
-                f"and pass the address you land on to flow.complete(...)")
-
     # -- sign-in -------------------------------------------------------------------------------------------
     def complete(self, pasted_redirect_url: str) -> Token:
         """Check the address and its ``state``, exchange the code (with the PKCE verifier) and sign in; returns
@@ -184,8 +181,8 @@ class WebexOAuth(SignInFlowBase):
         return tok
 
     def _retry_hint(self) -> str:
-        return (f"codes are single-use and expire within minutes: open {self.authorize_url} again, sign in, and "
-                f"paste the new address")
+        return ("codes are single-use and expire within minutes: open the sign-in page again (the widget's link, "
+                "or flow.authorize_url), sign in, and paste the new address")
 
     # -- refresh -------------------------------------------------------------------------------------------
     async def _refresh_request_async(self, tok: Token) -> Token:
