@@ -69,7 +69,7 @@ class CucmSSO(SignInFlowBase):
     product = "cucm"
     display_name = "CUCM"
     refreshable = False
-    paste_what = "the address the Copy button of the page you land on gives you"
+    paste_what = "the address the Copy button gives you"
 
     def __init__(
         self,
