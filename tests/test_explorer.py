@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import csv
 import json
+import re
 from datetime import UTC, date, datetime
 from typing import Any
 
@@ -490,5 +491,197 @@ def test_no_token_in_any_widget_state_or_message(lab, sign_in, sent, tmp_path):
         for probe in probes:
             assert probe not in everything
         assert tok.access_token not in repr(ex)
+    finally:
+        ex.close()
+
+
+# -- "First contact": no broken image, a chartable default, wrapping hints, no stale rows, one-card errors ---
+ID_COLUMNS = {"id", "userName", "objectId", "ObjectId", "MsgId", "loginId", "uri", "URI", "@uri", "email"}
+
+
+def test_no_broken_image_before_the_first_chart(uds):
+    ex = explore(uds, resource="users", remember=False)
+    try:
+        # an Image without a PNG is a broken-image icon in the browser: it stays hidden, a short text instead
+        assert ex._chart.layout.display == "none" and ex.chart_png is None
+        assert "appears here after Fetch" in ex._chart_caption.value
+        assert ex._chart_column.disabled and list(ex._chart_column.options) == []
+        ex.set_filters(last="K")
+        ex.fetch()
+        assert ex.chart_png.startswith(PNG) and ex._chart.value == ex.chart_png
+        assert ex._chart.layout.display != "none" and not ex._chart_column.disabled
+    finally:
+        ex.close()
+
+
+def test_default_chart_column_is_chartable_never_an_id(uds, unity, lab):
+    ex = explore(uds, resource="users", limit=0, remember=False)
+    try:
+        df = ex.fetch()
+        assert len(df) == 300 and df["id"].is_unique and df["userName"].is_unique
+        assert ex.chart_column not in ID_COLUMNS
+        column = df[ex.chart_column]
+        assert column.nunique() < len(df)  # its values repeat: a chart says something
+        ex.resource = "devices"
+        ex.set_filters(user_id=lab.demo_user[0])
+        ex.fetch()
+        assert ex.chart_column not in ID_COLUMNS and ex.chart_column != "name"
+    finally:
+        ex.close()
+    ex = explore(unity, resource="messages", remember=False)
+    try:
+        ex.fetch()
+        assert ex.chart_column not in ID_COLUMNS
+    finally:
+        ex.close()
+
+
+def test_default_chart_column_rules():
+    from ucexplore.reports.charts import chart_kind
+    from ucexplore.widgets.explorer import _default_chart_column
+
+    def pick(df: pd.DataFrame) -> str:
+        return _default_chart_column(df, [str(c) for c in df.columns], chart_kind)
+
+    ids = {
+        "id": [f"{i:08x}-aaaa" for i in range(40)],
+        "userName": [f"user{i}" for i in range(40)],
+        "objectId": list(range(1000, 1040)),
+    }
+    assert pick(pd.DataFrame({**ids, "department": ["sales", "ops", "hr", "it"] * 10})) == "department"
+    assert pick(pd.DataFrame({**ids, "size": [i * 1.5 for i in range(40)]})) == "size"
+    when = pd.date_range("2026-01-01", periods=40, freq="h", tz="UTC")
+    assert pick(pd.DataFrame({**ids, "created": when, "size": range(40)})) == "created"
+    # many distinct names, but they repeat: still better than an id
+    assert pick(pd.DataFrame({**ids, "lastName": [f"n{i % 35}" for i in range(40)]})) == "lastName"
+
+
+def test_long_hints_wrap(uds):
+    ex = explore(uds, resource="users", remember=False)
+    try:
+        ex.fetch()
+        for part in (ex._help, ex._status, ex._chart_caption):
+            assert "white-space:normal" in part.value and "overflow-wrap:anywhere" in part.value, part
+        assert ex._help.layout.min_width == "0" and ex._help.layout.flex == "1 1 auto"
+    finally:
+        ex.close()
+
+
+def _nothing_shown(ex: Explorer) -> None:
+    assert ex.frame is None and ex.shown_rows == 0 and ex.table_html == ""
+    assert ex._table.outputs == () and ex._note.value == ""
+    assert ex.chart_png is None and ex._chart.layout.display == "none"
+    assert list(ex._chart_column.options) == [] and ex.chart_column is None
+    assert "rows" not in ex.status_text
+
+
+def test_switching_resource_clears_the_previous_rows_chart_and_counts(uds):
+    ex = explore(uds, resource="users", max_rows=50, remember=False)
+    try:
+        ex.fetch()
+        assert ex.shown_rows == 50 and ex.chart_png and "300 rows" in ex.status_text and ex._note.value
+        browser_sets(ex._resource, index=ex.resources.index("servers"))
+        _nothing_shown(ex)
+        assert "appears here after Fetch" in ex._chart_caption.value
+        assert ex.status_text == "Pick a resource, fill the filters, then Fetch."
+        assert ex.error is None
+    finally:
+        ex.close()
+
+
+def test_a_failed_fetch_clears_the_previous_rows_and_shows_one_card(lab, sign_in):
+    flow = ux.CucmSSO(lab.urls["cucm"], redirect_uri=lab.redirect_uri)
+    sign_in(flow)
+    ex = explore(ux.UDS(lab.urls["cucm"], auth=flow, progress=False), resource="users", remember=False)
+    try:
+        assert len(ex.fetch()) > 0 and ex.chart_png
+        flow.sign_out()  # the same fetch fails now
+        browser_clicks(ex._fetch_button)
+        _nothing_shown(ex)
+        assert ex.status_text == "Failed."
+        card = ex._error.value
+        assert "Fetching users failed · NotSignedIn</b>: CUCM is not signed in yet" in card
+        assert "→ run the sign-in cell" in card and "ux.login(flow)" in card and card.count("→") <= 2
+        assert "Traceback" not in card
+        assert "white-space:normal" in card
+        # a required filter left empty is a failed fetch too
+        sign_in(flow)
+        ex.resource = "devices"
+        ex.fetch()
+        assert ex.error and "devices needs user_id" in ex.error
+        _nothing_shown(ex)
+    finally:
+        ex.close()
+        flow.sign_out()
+
+
+def test_unreachable_server_fetch_is_one_card(tmp_path):
+    import socket
+
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    ex = explore(ux.UDS(f"https://127.0.0.1:{port}", progress=False), resource="users", remember=False)
+    try:
+        browser_clicks(ex._fetch_button)
+        assert ex.error.startswith("ConnectionFailed")
+        card = ex._error.value
+        assert f"Fetching users failed · ConnectionFailed</b>: 127.0.0.1:{port} refused the connection" in card
+        assert card.count("→") == 1 and "Traceback" not in card
+        _nothing_shown(ex)
+    finally:
+        ex.close()
+
+
+def test_export_goes_to_the_output_folder_and_says_where(uds, tmp_path, monkeypatch):
+    out = tmp_path / "output-here"
+    monkeypatch.setenv("UCX_OUTPUT_DIR", str(out))
+    monkeypatch.chdir(tmp_path)  # not the notebook's folder: nothing lands in the current directory
+    ex = explore(uds, resource="servers", remember=False)
+    try:
+        assert ex._folder.value == "" and "output folder" in ex._folder.placeholder
+        df = ex.fetch()
+        path = ex.export("csv")
+        assert path == out.resolve() / "uds-servers.csv" and path.exists()
+        assert not (tmp_path / "uds-servers.csv").exists()
+        result = ex._export_result.value
+        assert "uds-servers.csv" in result and f"({len(df)} rows)" in result
+        assert "in the output folder" in result and str(out.resolve()) in result
+        assert ex.folder == out
+        # a folder typed in wins
+        browser_sets(ex._folder, value=str(tmp_path / "mine"))
+        assert ex.export("html") == (tmp_path / "mine").resolve() / "uds-servers.html"
+        assert "output folder" not in ex._export_result.value
+    finally:
+        ex.close()
+
+
+@pytest.mark.parametrize("mistake", ["fetch before sign-in", "export before fetch", "missing filter",
+                                     "wrong credentials"])
+def test_ordinary_explorer_mistakes_give_one_short_message(mistake, lab, caplog):
+    flow = ux.CucmSSO(lab.urls["cucm"], redirect_uri=lab.redirect_uri)  # never signed in
+    client = ux.UDS(lab.urls["cucm"], auth=flow, progress=False)
+    if mistake == "wrong credentials":
+        client = ux.UDS(lab.urls["cucm"], auth=(lab.demo_user[0], "not-the-password"), progress=False)
+    ex = explore(client, resource="users", remember=False)
+    try:
+        if mistake == "wrong credentials":
+            ex.resource = "devices"  # users may be searched anonymously; a user's devices need a sign-in
+            ex.set_filters(user_id=lab.demo_user[0])
+        with caplog.at_level("WARNING"):
+            if mistake == "export before fetch":
+                browser_clicks(ex._export_buttons["csv"])
+            elif mistake == "missing filter":
+                browser_sets(ex._resource, index=ex.resources.index("devices"))
+                browser_clicks(ex._fetch_button)
+            else:
+                browser_clicks(ex._fetch_button)
+        assert ex.error and "ucx-error" in ex._error.value, mistake
+        assert not [r for r in caplog.records if "Exception in callback" in r.getMessage()]
+        text = re.sub(r"<[^>]+>", "\n", ex._error.value)
+        lines = [line for line in text.splitlines() if line.strip()]
+        assert 1 <= len(lines) <= 4 and "Traceback" not in ex._error.value, lines
+        assert ex.frame is None and not ex.running
     finally:
         ex.close()

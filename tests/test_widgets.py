@@ -29,10 +29,10 @@ from widget_doubles import browser_clicks, browser_sets
 login_module = importlib.import_module("ucexplore.widgets.login")  # (the package attribute is the function)
 
 CLASSES = ("ucx-login", "ucx-login-open", "ucx-login-paste", "ucx-login-submit", "ucx-login-signout",
-           "ucx-login-status", "ucx-login-error")
+           "ucx-login-status", "ucx-login-error", "ucx-login-unreachable")
 LOGIN_ATTRS = {"ucx-login": "widget", "ucx-login-open": "_open", "ucx-login-paste": "_paste",
                "ucx-login-submit": "_submit", "ucx-login-signout": "_signout", "ucx-login-status": "_status",
-               "ucx-login-error": "_errors"}
+               "ucx-login-error": "_errors", "ucx-login-unreachable": "_reach"}
 CB = "https://app.example.com/cb"
 
 
@@ -120,6 +120,27 @@ class FakeFlow:
             self._emit("signed_out")
 
 
+def _loopback(host: str) -> bool:
+    return host in ("localhost", "::1") or host.startswith("127.")
+
+
+@pytest.fixture(autouse=True)
+def probes_stay_on_loopback(monkeypatch):
+    """The reachability check of a shown widget may only ever connect to loopback in these tests."""
+    real = login_module.probe
+    outside: list[str] = []
+
+    def guarded(host: str, port: int, timeout: float = login_module.REACH_TIMEOUT) -> str | None:
+        if not _loopback(host):
+            outside.append(f"{host}:{port}")
+            return "not checked in tests"
+        return real(host, port, timeout)
+
+    monkeypatch.setattr(login_module, "probe", guarded)
+    yield outside
+    assert not outside, f"a reachability check left loopback: {outside}"
+
+
 @pytest.fixture
 def closing():
     """Collects LoginWidgets/SessionsBars and closes them after the test (they live in the manager state)."""
@@ -146,7 +167,7 @@ def test_public_api_and_exports():
 
 def test_composition_classes_link_and_password_box(closing):
     flow = ux.CucmSSO("https://cucm.example.com:8443", redirect_uri=CB)
-    w = login(flow, tick=0)
+    w = login(flow, tick=0, check=False)  # displayed below: no reachability check of a host off loopback
     closing(w)
     assert not isinstance(w, ipywidgets.Widget)  # composition: a plain class holding widgets
     for cls, attr in LOGIN_ATTRS.items():
@@ -156,7 +177,7 @@ def test_composition_classes_link_and_password_box(closing):
     link = w._open.value
     assert 'target="_blank"' in link and "noopener" in link and "Open sign-in page" in link
     assert f'href="{flow.authorize_url.replace("&", "&amp;")}"' in link
-    assert "whole address" in w._help.value
+    assert "click <b>Copy</b> on the page you land on" in w._help.value
     assert w.token is None and not w.signed_in and w.error is None
     assert w.status_text == "Not signed in." and w._signout.disabled
     bundle = w._repr_mimebundle_()
@@ -165,13 +186,15 @@ def test_composition_classes_link_and_password_box(closing):
 
 
 @pytest.mark.parametrize("product, words", [
-    ("cucm", "whole address"), ("unity", "whole address"), ("finesse", "text the page shows"),
-    ("webex", "one-time code"),
+    ("cucm", "click <b>Copy</b> on the page you land on"), ("unity", "click <b>Copy</b> on the page you land on"),
+    ("finesse", "text the page shows"), ("webex", "one-time code"),
 ])
 def test_instruction_per_product(product, words, closing):
     w = login(FakeFlow(product), tick=0)
     closing(w)
     assert words in w._help.value
+    if product != "finesse":  # the lab's callback page has a Copy button and empties its address bar
+        assert "Copy</b> on the page you land on" in w._help.value and "whole address" not in w._help.value
 
 
 # -- sign-in, errors, sign-out -----------------------------------------------------------------------------
@@ -370,6 +393,7 @@ def test_sessions_bar_rows_refresh_and_sign_out(closing):
     row = mine()["cucm"]
     assert row["user"] == "ada" and row["state"] == "signed_in" and row["expires"].startswith("expires in")
     assert "not refreshed yet" in row["last_refresh"] and row["refreshes_at"]
+    assert "sign in again" not in row["expires"]  # a refreshable token: the refresh information instead
     b.complete("good:" + "g" * 30)
     b.refresh()
     assert set(mine()) == {"cucm", "webex"} and "(1×)" in mine()["webex"]["last_refresh"]
@@ -503,3 +527,222 @@ def test_lab_sign_in_leaves_no_secret_in_synced_state(product, widget_lab, sent,
     row = next(c for c in bar.widget.children if f"ucx-session-{product}" in c._dom_classes)
     browser_clicks(row.children[1])
     assert w.token is None and w.status_text == "Not signed in." and flow.token is None
+
+
+# -- "First contact": every ordinary mistake gets one short message that says what to do next --------------
+def _refused_port() -> int:
+    """A loopback port nobody listens on: bound, then closed again."""
+    import socket
+
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = int(s.getsockname()[1])
+    s.close()
+    return port
+
+
+def _lab_landed(lab: Any, flow: Any) -> str:
+    """The address (or page text) a person's browser lands on after signing in through the lab IdP."""
+    from ucexplore.lab.person import Person
+
+    with Person(*lab.demo_user) as person:
+        return person.sign_in(flow.authorize_url)
+
+
+def _one_short_message(w: LoginWidget) -> None:
+    assert w.error, "no message shown"
+    lines = [line for line in w.error.splitlines() if line.strip()]
+    assert 1 <= len(lines) <= 3, lines  # what happened, and at most two "what to do" lines
+    assert "Traceback" not in w.error and "Traceback" not in w._errors.value
+    assert "ucx-error" in w._errors.value
+    assert not w.status_text.startswith("Signed in") and "Signed in" not in w._status.value
+
+
+def test_fragment_less_paste_says_to_use_the_copy_button(widget_lab, closing):
+    flow = _make_flow(widget_lab, "cucm")
+    w = login(flow, tick=0)
+    closing(w)
+    landed = _lab_landed(widget_lab, flow)
+    # what the address bar shows once the lab's callback page has read the token and removed the fragment
+    address_bar = landed.split("#", 1)[0]
+    assert address_bar == widget_lab.redirect_uri
+    browser_sets(w._paste, value=address_bar)
+    _one_short_message(w)
+    assert "carries no sign-in result" in w.error
+    assert "click Copy on that page, then paste here" in w.error and "browsers hide" not in w.error
+    assert "click Copy on that page" in w._errors.value
+    # the Copy button's text signs in
+    browser_sets(w._paste, value=landed)
+    assert w.signed_in and w.error is None and w.status_text.startswith("Signed in")
+
+
+def test_cut_off_paste_is_refused_and_never_says_signed_in(widget_lab, closing):
+    flow = _make_flow(widget_lab, "cucm")
+    w = login(flow, tick=0)
+    closing(w)
+    landed = _lab_landed(widget_lab, flow)
+    start = landed.index("access_token=") + len("access_token=")
+    token_end = landed.index("&", start)
+    # cut right after the token (the parser's "cut off" case), and at every few characters after the '#'
+    cuts = [token_end, *range(landed.index("#") + 1, len(landed) - 1, 7)]
+    for cut in cuts:
+        browser_sets(w._paste, value=landed[:cut])
+        assert w.token is None and not w.signed_in, cut
+        _one_short_message(w)
+        assert w.status_text == "Not signed in."
+    browser_sets(w._paste, value=landed[:token_end])
+    assert "the address was cut off; copy it again with the Copy button" in w.error
+    assert "cut off" in w._errors.value and "Copy button" in w._errors.value
+    browser_sets(w._paste, value=landed)
+    assert w.signed_in and w.error is None
+
+
+def test_paste_into_the_wrong_products_widget_names_the_right_one(widget_lab, closing):
+    cucm, unity = _make_flow(widget_lab, "cucm"), _make_flow(widget_lab, "unity")
+    w_cucm, w_unity = login(cucm, tick=0), login(unity, tick=0)
+    closing(w_cucm)
+    closing(w_unity)
+    unity_landed = _lab_landed(widget_lab, unity)
+    browser_sets(w_cucm._paste, value=unity_landed)  # the Unity address, pasted into the CUCM widget
+    _one_short_message(w_cucm)
+    assert f"that is the Unity Connection sign-in result ({unity.host}), not one for CUCM" in w_cucm.error
+    assert "paste it into the Unity Connection sign-in widget" in w_cucm.error
+    assert cucm.token is None and unity.token is None  # nothing was signed in, nothing consumed
+    browser_sets(w_unity._paste, value=unity_landed)
+    assert w_unity.signed_in and w_unity.error is None
+    unity.sign_out()
+
+
+@pytest.mark.parametrize("mistake", ["empty", "spaces", "sign-in link", "finesse json", "webex address",
+                                     "words"])
+def test_ordinary_mistakes_give_one_short_message(mistake, widget_lab, closing, caplog):
+    flow = _make_flow(widget_lab, "cucm")
+    w = login(flow, tick=0)
+    closing(w)
+    pasted = {
+        "empty": "",
+        "spaces": "   \n ",
+        "sign-in link": flow.authorize_url,
+        "finesse json": '{"token":"eyJhbGciOiJIUzI1NiJ9.eyJ1c2VyX2lkIjoiYWRhIn0.c2lnbmF0dXJlLXRleHQ",'
+                        '"expires_in":3600}',
+        "webex address": f"{widget_lab.redirect_uri}?code=NmE1ZjAzYTItYzBmNy00ZGYz&state=abcdefgh",
+        "words": "I could not find the address",
+    }[mistake]
+    with caplog.at_level("WARNING"):
+        if pasted:
+            browser_sets(w._paste, value=pasted)  # nothing raises out of the browser's message
+        browser_clicks(w._submit)
+    _one_short_message(w)
+    assert not [r for r in caplog.records if "Exception in callback" in r.getMessage()]
+    if mistake in ("empty", "spaces"):
+        assert w.error == ("Nothing to sign in with: open the sign-in page, sign in, then click Copy on the page "
+                           "you land on and paste here.")
+
+
+def test_unreachable_sign_in_host_is_said_in_the_widget(closing, monkeypatch):
+    import time
+
+    port = _refused_port()
+    flow = ux.CucmSSO(f"https://127.0.0.1:{port}", redirect_uri=CB)
+    w = login(flow, tick=0)
+    closing(w)
+    assert w.unreachable is None and w._reach.value == ""  # nothing is checked before the widget is shown
+    started = time.monotonic()
+    bundle = w._repr_mimebundle_()  # the cell shows the widget: the check runs in the background
+    assert time.monotonic() - started < 0.5 and "application/vnd.jupyter.widget-view+json" in bundle
+    assert w._reach_done.wait(10)
+    expected = f"Cannot reach 127.0.0.1:{port} (connection refused): check the URL, the VPN, or start the lab"
+    assert w.unreachable == expected
+    assert f"Cannot reach 127.0.0.1:{port}</b> (connection refused)" in w._reach.value
+    assert "start the lab" in w._reach.value and "ucx-warning" in w._reach.value
+    # the sign-in link stays usable
+    assert f'href="{flow.authorize_url.replace("&", "&amp;")}"' in w._open.value
+    # a slow host never holds up the cell either
+    slow = threading.Event()
+    monkeypatch.setattr(login_module, "probe", lambda host, port, timeout=2.0: slow.wait(5) and None)
+    started = time.monotonic()
+    w._repr_mimebundle_()
+    assert time.monotonic() - started < 0.5
+    slow.set()
+
+
+def test_reachability_check_sends_nothing_and_clears_once_the_server_is_up(closing):
+    import socket
+
+    port = _refused_port()
+    flow = ux.CucmSSO(f"https://127.0.0.1:{port}", redirect_uri=CB)
+    w = login(flow, tick=0)
+    closing(w)
+    assert "connection refused" in (w.check_reachability(wait=True) or "")
+    # the server comes up on that port: the next tick checks again, and nothing at all is sent to it
+    with socket.socket() as server:
+        server.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        server.bind(("127.0.0.1", port))
+        server.listen(1)
+        w._reach_done.clear()
+        w._on_tick()
+        assert w._reach_done.wait(10) and w.unreachable is None and w._reach.value == ""
+        conn, _ = server.accept()
+        with conn:
+            conn.settimeout(5)
+            assert conn.recv(1024) == b""  # opened and closed: no request, no credential
+
+
+def test_reachability_against_the_lab_shows_nothing(widget_lab, closing):
+    for product in ("cucm", "finesse", "webex"):
+        flow = _make_flow(widget_lab, product)
+        w = login(flow, tick=0)
+        closing(w)
+        w._repr_mimebundle_()
+        assert w._reach_done.wait(10), product
+        assert w.unreachable is None and w._reach.value == "", product
+
+
+def test_reachability_result_is_shown_on_the_kernel_loop_thread():
+    async def main() -> None:
+        flow = ux.CucmSSO(f"https://127.0.0.1:{_refused_port()}", redirect_uri=CB)
+        w = login(flow, tick=0)
+        touched: list[int] = []
+        w._reach.observe(lambda change: touched.append(threading.get_ident()), names="value")
+        w._repr_mimebundle_()
+        for _ in range(500):
+            await asyncio.sleep(0.01)
+            if touched:
+                break
+        assert touched == [threading.get_ident()] and "connection refused" in (w.unreachable or "")
+        w.close()
+
+    asyncio.run(main())
+
+
+def test_sessions_bar_says_when_a_token_that_cannot_refresh_expires(widget_lab, closing):
+    cucm = _make_flow(widget_lab, "cucm")
+    finesse = _make_flow(widget_lab, "finesse")
+    w_cucm, w_finesse = login(cucm, tick=0), login(finesse, tick=0)
+    closing(w_cucm)
+    closing(w_finesse)
+    bar = sessions(tick=0)
+    closing(bar)
+    for w, flow in ((w_cucm, cucm), (w_finesse, finesse)):
+        assert w.submit(_lab_landed(widget_lab, flow)) is not None, w.error
+    rows = {r["product"]: r for r in bar.rows if r["host"] in (cucm.host, finesse.host)}
+    row = rows["cucm"]  # an implicit-grant token: it never refreshes
+    assert "not refreshed yet" not in row["last_refresh"] and row["last_refresh"].startswith("signed in ")
+    assert row["expires"].startswith("expires in ") and row["expires"].endswith("— sign in again then")
+    assert row["refreshes_at"] is None
+    info = next(c for c in bar.widget.children if "ucx-session-cucm" in c._dom_classes).children[0].value
+    assert "sign in again then" in info and "not refreshed yet" not in info
+    row = rows["finesse"]  # refreshable: the refresh information stays
+    assert "not refreshed yet" in row["last_refresh"] and row["refreshes_at"]
+    assert "sign in again" not in row["expires"]
+    cucm.sign_out()
+    finesse.sign_out()
+
+
+def test_long_lines_wrap(closing):
+    w = login(FakeFlow(), tick=0)
+    closing(w)
+    w.submit("not good")
+    for part in (w._help, w._status, w._errors):
+        assert "white-space:normal" in part.value and "overflow-wrap:anywhere" in part.value, part
+    assert w._help.layout.min_width == "0"

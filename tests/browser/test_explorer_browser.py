@@ -2,9 +2,11 @@
 
 The notebook's kernel reaches a lab started by this test (its URLs come through the environment), signs in by
 script through the lab IdP's form (the sign-in UI has its own browser test) and shows ``ux.explore(uds)``.
-In the browser a person picks ``users``, types a filter, clicks Fetch, sees the rows in the table (itables:
-sortable and searchable), picks a column to chart, and exports CSV: the file on disk has as many rows as the
-server reported for that filter.
+Before anything is fetched there is no broken-image icon where the chart will be, only a short text, and long
+hints wrap inside the widget. In the browser a person picks ``users``, types a filter, clicks Fetch, sees the
+rows in the table (itables: sortable and searchable) and a chart of a column that is not an id, picks another
+column to chart, and exports CSV into the output folder (``$UCX_OUTPUT_DIR``), which the result line names: the
+file on disk has as many rows as the server reported for that filter.
 """
 
 from __future__ import annotations
@@ -39,7 +41,7 @@ flow.complete(person.sign_in(flow.authorize_url))    # the lab IdP form, by scri
 uds = ux.UDS(os.environ["UCX_CUCM_URL"], auth=flow)
 print("signed in:", flow.signed_in)"""
 EXPLORE = """\
-ex = ux.explore(uds, folder=os.environ["UCX_EXPORT_DIR"])
+ex = ux.explore(uds)  # exports go to the output folder: $UCX_OUTPUT_DIR here
 ex"""
 
 
@@ -77,7 +79,7 @@ def test_explorer_fetches_users_shows_rows_and_exports_csv(cucm_lab, tmp_path):
     exports = tmp_path / "exports"
     exports.mkdir()
     expect.set_options(timeout=60_000)  # a failure guard on a busy 2-core runner, not a speed requirement
-    with JupyterLab(tmp_path / "jl", env={**lab.env(), "UCX_EXPORT_DIR": str(exports)}) as jl:
+    with JupyterLab(tmp_path / "jl", env={**lab.env(), "UCX_OUTPUT_DIR": str(exports)}) as jl:
         _write_notebook(jl.root / NOTEBOOK)
         with sync_playwright() as p:
             browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
@@ -91,6 +93,24 @@ def test_explorer_fetches_users_shows_rows_and_exports_csv(cucm_lab, tmp_path):
                 ui.run_all(until=".ucx-explorer .ucx-explorer-fetch")
                 expect(ui.cell(0).locator(".jp-OutputArea-output").first).to_contain_text("signed in: True")
                 explorer = ui.panel.locator(".ucx-explorer")
+
+                # nothing fetched yet: no image at all where the chart goes (no broken-image icon), a short text
+                chart = explorer.locator("img.ucx-explorer-chart")
+                expect(chart).to_be_hidden()
+                expect(explorer.locator(".ucx-explorer-chart-caption")).to_contain_text("appears here after Fetch")
+                broken = explorer.evaluate(
+                    "e => [...e.querySelectorAll('img')].filter(i => i.offsetParent !== null"
+                    " && !(i.complete && i.naturalWidth > 0)).length")
+                assert broken == 0
+
+                # a long hint wraps inside the widget instead of running past its edge
+                help_text = explorer.locator(".ucx-explorer-help .ucx-wrap")
+                style = help_text.evaluate("e => [getComputedStyle(e).whiteSpace, getComputedStyle(e).overflowWrap]")
+                assert style == ["normal", "anywhere"]
+                help_text.evaluate("e => { e.textContent = 'a long hint '.repeat(40) + 'x'.repeat(300); }")
+                box, row = help_text.bounding_box(), explorer.locator(".ucx-explorer-resource-row").bounding_box()
+                assert box and row and box["x"] + box["width"] <= row["x"] + row["width"] + 1, (box, row)
+                assert box["height"] > 40  # more than one line
 
                 # pick the users resource, type a filter, fetch
                 resource = explorer.locator(".ucx-explorer-resource select")
@@ -114,16 +134,22 @@ def test_explorer_fetches_users_shows_rows_and_exports_csv(cucm_lab, tmp_path):
                 expect(table.locator("th.dt-orderable-asc, th.dt-orderable-desc").first).to_be_visible()
                 page.screenshot(path=str(tmp_path / "explorer-rows.png"), full_page=True)
 
-                # a chart of a chosen column
+                # a chart, of a column that is not an id; then of a chosen column
+                expect(chart).to_be_visible()
+                column = explorer.locator(".ucx-explorer-chart-column select").input_value()
+                assert column not in ("id", "userName", "@uri", "email"), column
                 explorer.locator(".ucx-explorer-chart-column select").select_option("lastName")
                 expect(explorer.locator(".ucx-explorer-chart-caption")).to_contain_text("value counts")
-                expect(explorer.locator("img.ucx-explorer-chart")).to_have_count(1)
+                expect(chart).to_have_count(1)
+                expect(chart).to_be_visible()
+                assert chart.evaluate("i => i.complete && i.naturalWidth > 0")
 
                 # export CSV: the result line names the file
                 explorer.locator("button.ucx-explorer-export-csv").click()
                 result = explorer.locator(".ucx-explorer-export-result")
                 expect(result).to_contain_text("uds-users.csv")
                 expect(result).to_contain_text(f"{len(expected)} rows")
+                expect(result).to_contain_text(f"in the output folder {exports.resolve()}")
                 page.screenshot(path=str(tmp_path / "explorer-export.png"), full_page=True)
             finally:
                 context.close()

@@ -3,9 +3,10 @@
 The notebook builds a ``CucmSSO`` flow from environment variables (inherited by the kernel from the JupyterLab
 server process), shows ``ux.login(flow)`` and ``ux.sessions()``, and pulls users. Run All first hits
 ``NotSignedIn`` (rendered with its hint); then the person clicks "Open sign-in page", signs in on the lab IdP in
-the new tab, copies the address from the callback page, pastes it into the widget, runs the data cell, and saves
+the new tab, first pastes what the address bar shows (the callback page removed the token from it: the widget
+says to use the Copy button), then clicks Copy on the callback page and pastes that, runs the data cell, and saves
 the notebook with widget state saving switched on. The saved file must contain the widget state but no token
-and no password.
+and no password. A second sign-in widget, for a server nobody listens on, says it cannot reach it.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from __future__ import annotations
 import importlib.util
 import json
 import os
+import re
 import sys
 import time
 from pathlib import Path
@@ -54,13 +56,20 @@ r = httpx.get(f"{os.environ['UCX_CUCM_URL']}/cucm-uds/user/{os.environ['UCX_DEMO
 r.raise_for_status()
 print(f"rows: {r.text.count('<userName>')}")
 print("status ticking:", w._kernel.task is not None and not w._kernel.task.done())"""
-DATA_CELL = 3
+NOWHERE = """\
+import socket
+s = socket.socket(); s.bind(("127.0.0.1", 0)); port = s.getsockname()[1]; s.close()  # nobody listens there
+nowhere = ux.login(ux.CucmSSO(f"https://127.0.0.1:{port}", redirect_uri=os.environ["UCX_REDIRECT_URI"]))
+nowhere"""
+LOGIN_CELL = 1
+NOWHERE_CELL = 3  # before the data cell: Run All stops at its NotSignedIn
+DATA_CELL = 4
 EXPECTED_ROWS = "rows: 5" if HAS_UDS else "rows: 1"
 
 
 def _write_notebook(path: Path) -> None:
     nb = nbformat.v4.new_notebook()
-    nb.cells = [nbformat.v4.new_code_cell(src) for src in (SETUP, LOGIN, SESSIONS, DATA)]
+    nb.cells = [nbformat.v4.new_code_cell(src) for src in (SETUP, LOGIN, SESSIONS, NOWHERE, DATA)]
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3 (ipykernel)", "language": "python"}
     nbformat.write(nb, path)
 
@@ -99,6 +108,8 @@ def test_sign_in_through_a_real_browser_and_save_without_secrets(cucm_lab, tmp_p
         with sync_playwright() as p:
             browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
             context = browser.new_context(viewport={"width": 1280, "height": 1000})
+            # the callback page's Copy button writes the clipboard; the test reads it back
+            context.grant_permissions(["clipboard-read", "clipboard-write"], origin=lab.urls["idp"])
             page = context.new_page()
             page.set_default_timeout(60_000)
             try:
@@ -108,15 +119,28 @@ def test_sign_in_through_a_real_browser_and_save_without_secrets(cucm_lab, tmp_p
 
                 # Run All: the widgets appear; the data cell refuses with a NotSignedIn that says what to do
                 ui.run_all(until=".ucx-login .ucx-login-open a")
+                login = ui.cell(LOGIN_CELL).locator(".ucx-login")
                 data_out = ui.cell(DATA_CELL).locator(".jp-OutputArea-output")
                 expect(data_out.first).to_contain_text("NotSignedIn")
                 expect(data_out.first).to_contain_text("ux.login(flow)")
-                status = ui.panel.locator(".ucx-login-status")
+                status = login.locator(".ucx-login-status")
                 expect(status).to_contain_text("Not signed in")
+                expect(login.locator(".ucx-login-help")).to_contain_text("click Copy on the page you land on")
                 expect(ui.panel.locator(".ucx-sessions")).to_contain_text("No signed-in sessions")
+
+                # the widget for a server nobody listens on says so (checked in the background when shown),
+                # and its sign-in link stays there; the lab's widget says nothing of the kind
+                nowhere = ui.cell(NOWHERE_CELL).locator(".ucx-login")
+                unreachable = nowhere.locator(".ucx-login-unreachable")
+                expect(unreachable).to_contain_text("Cannot reach 127.0.0.1:")
+                expect(unreachable).to_contain_text("(connection refused): check the URL, the VPN, or start the lab")
+                expect(nowhere.locator(".ucx-login-open a")).to_have_attribute("href", re.compile(
+                    r"^https://127\.0\.0\.1:\d+/ssosp/oauth/authorize\?"))
+                assert unreachable.locator(".ucx-wrap").evaluate("e => getComputedStyle(e).whiteSpace") == "normal"
+                expect(login.locator(".ucx-login-unreachable")).to_have_text("")
                 page.screenshot(path=str(tmp_path / "run-all.png"), full_page=True)
 
-                link = ui.panel.locator(".ucx-login-open a")
+                link = login.locator(".ucx-login-open a")
                 href = link.get_attribute("href") or ""
                 assert href.startswith(lab.urls["cucm"] + "/ssosp/oauth/authorize?")
                 assert link.get_attribute("target") == "_blank"
@@ -134,23 +158,41 @@ def test_sign_in_through_a_real_browser_and_save_without_secrets(cucm_lab, tmp_p
                 address = idp.locator("#ucx-callback-url")
                 expect(address).not_to_have_value("")
                 landed = address.input_value()
+                address_bar = idp.url  # the page removed the token from it once it had read it
+                assert "#" not in address_bar and "access_token" not in address_bar, address_bar
+                # the Copy button puts the whole address on the clipboard
+                idp.click("#ucx-copy")
+                expect(idp.locator("#ucx-copied")).to_contain_text("Copied")
+                try:
+                    copied = idp.evaluate("navigator.clipboard.readText()")
+                except Exception:  # noqa: BLE001 - a headless clipboard without permission: read the box
+                    copied = landed
+                assert copied == landed
                 idp.screenshot(path=str(tmp_path / "callback.png"))
                 token = parse_qs(urlsplit(landed).fragment)["access_token"][0]
                 grant = lab.ctx.issuers["cucm"].validate(token)
                 assert grant is not None and grant.subject == user
                 idp.close()
 
-                # back in the notebook: paste, sign in
+                # back in the notebook: pasting the address bar says to use the Copy button
                 page.bring_to_front()
-                paste = ui.panel.locator(".ucx-login-paste input")
-                paste.fill(landed)
-                ui.panel.locator("button.ucx-login-submit").click()
+                paste = login.locator(".ucx-login-paste input")
+                errors = login.locator(".ucx-login-error")
+                paste.fill(address_bar)
+                expect(errors).to_contain_text("carries no sign-in result")
+                expect(errors).to_contain_text("click Copy on that page, then paste here")
+                expect(status).to_contain_text("Not signed in")
+                expect(paste).to_have_value("")
+                # what Copy gave: signed in
+                paste.fill(copied)
+                login.locator("button.ucx-login-submit").click()
                 expect(status).to_contain_text("Signed in")
                 expect(status).to_contain_text("cucm")
                 expect(status).to_contain_text("expires in")
                 expect(paste).to_have_value("")  # emptied by the kernel
-                expect(ui.panel.locator(".ucx-login-error")).to_have_text("")
+                expect(errors).to_have_text("")
                 expect(ui.panel.locator(".ucx-sessions .ucx-session-row")).to_contain_text("CUCM")
+                expect(ui.panel.locator(".ucx-sessions .ucx-session-row")).to_contain_text("sign in again then")
                 assert token not in page.content()
 
                 # the data cell now works

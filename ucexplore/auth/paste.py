@@ -352,7 +352,7 @@ class _Parser:
     # -- messages -----------------------------------------------------------------------------------
     def _what(self) -> str:
         return {
-            "implicit": "the whole address your browser landed on after signing in (it contains #access_token)",
+            "implicit": "the address the Copy button of the page you land on gives you (it contains #access_token)",
             "finesse": "the text of the page the sign-in link opened (JSON starting with {\"token\":…)",
             "code": "the whole address your browser landed on after signing in (it contains ?code and state)",
         }[self.expect]
@@ -459,7 +459,8 @@ class _Parser:
         if not query and not fragment:
             raise self._fail(
                 "that address carries no sign-in result (nothing after ? or #)",
-                hint=(f"copy {self._what()}; some browsers hide the part after # until you click the address bar"),
+                hint=("click Copy on the page you landed on, then paste again (that page removes the token from its "
+                      "address bar once it has read it)" if self.expect != "finesse" else f"copy {self._what()}"),
             )
         return self._from_pairs(query + fragment, shape="url")
 

@@ -13,9 +13,11 @@ category, meeting state …; see :data:`ENUMERATIONS`) and yes/no choices.
   of data, with a note saying how many rows are not shown (exports always have every row).
 * **Chart**: value counts (categories, booleans, text), a histogram (numbers) or rows per day (timestamps)
   of the chosen column, as a PNG.
-* **Export** CSV / XLSX / HTML to a folder; the file name and row count are shown.
+* **Export** CSV / XLSX / HTML into the output folder (``$UCX_OUTPUT_DIR`` or ``./output``, see
+  :func:`ucexplore.paths.output_path`) or the folder typed in; the file, its folder and the row count are shown.
 * Values typed into it **survive a re-run of the cell**: they are remembered per client host and service.
-* Errors (``NotSignedIn``, ``ApiError`` …) appear inside the widget with the fix, never as a traceback.
+* Errors (``NotSignedIn``, ``ApiError`` …) appear inside the widget as a short card — what failed, what to do —
+  never as a traceback; a failed fetch or another resource clears the previous rows, chart and counts.
 * No secret is ever put into a widget: the client holds the credentials.
 
 Every control has a ``ucx-explorer-…`` CSS class (``ucx-explorer``, ``-resource``, ``-fetch``, ``-table``,
@@ -29,7 +31,7 @@ Example::
     >>> ex.resource = "users"; ex.set_filters(last="Ka")            # doctest: +SKIP
     >>> df = ex.fetch()                    # in a script: runs to completion   # doctest: +SKIP
     >>> ex.export("csv")                                            # doctest: +SKIP
-    PosixPath('/home/me/uds-users.csv')
+    PosixPath('/home/me/output/uds-users.csv')
 """
 
 from __future__ import annotations
@@ -50,9 +52,10 @@ from typing import TYPE_CHECKING, Any
 import ipywidgets as widgets
 
 from ..errors import UcError
+from ..paths import output_path
 from ..redact import redact
 from .explorer_filters import ENUMERATIONS, Filter, build_filters
-from .login import _close_all, _running_loop
+from .login import _close_all, _running_loop, _split_message, _wrapping
 
 if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd
@@ -118,12 +121,19 @@ def _first_sentence(text: str | None) -> str:
     return first.split(". Example:", 1)[0].strip()
 
 
-def _error_box(title: str, message: str, hint: str | None = None) -> str:
-    fix = f"<div style='margin-top:4px'>→ {html.escape(hint)}</div>" if hint else ""
-    return (
+def _error_box(title: str, message: str, hint: str | list[str] | None = None) -> str:
+    hints = [hint] if isinstance(hint, str) else list(hint or [])
+    fix = "".join(f"<div style='margin-top:2px'>→ {html.escape(h)}</div>" for h in hints if h)
+    return _wrapping(
         f"<div class='ucx-error' style='border-left:4px solid #c0392b;padding:4px 8px'>"
         f"<b>{html.escape(title)}</b>: {html.escape(message)}{fix}</div>"
     )
+
+
+#: what the chart area says until there is a chart
+_NO_CHART = "The chart of a column appears here after Fetch."
+#: the status line before anything was fetched
+_READY = "Pick a resource, fill the filters, then Fetch."
 
 
 # ============================================================================================================
@@ -220,7 +230,7 @@ class Explorer:
         client: Any,
         *,
         resource: str | None = None,
-        folder: str | Path = ".",
+        folder: str | Path | None = None,
         limit: int = 1000,
         max_rows: int = 1000,
         max_bytes: int = 1_000_000,
@@ -263,7 +273,7 @@ class Explorer:
         self._restore(resource)
 
     # -- construction ------------------------------------------------------------------------------------
-    def _build(self, folder: str | Path, limit: int) -> None:
+    def _build(self, folder: str | Path | None, limit: int) -> None:
         W = widgets
         label = getattr(self.client, "label", type(self.client).__name__)
         host = getattr(self.client, "host", "")
@@ -280,7 +290,7 @@ class Explorer:
             layout=W.Layout(width="auto", min_width="24em"),
         )
         self._resource.add_class("ucx-explorer-resource")
-        self._help = W.HTML()
+        self._help = W.HTML(layout=W.Layout(flex="1 1 auto", min_width="0"))
         self._help.add_class("ucx-explorer-help")
         self._filters_box = W.Box(layout=W.Layout(flex_flow="row wrap"))
         self._filters_box.add_class("ucx-explorer-filters")
@@ -310,7 +320,8 @@ class Explorer:
         )
         self._progress.add_class("ucx-explorer-progress")
         self._status = W.HTML(
-            "<span style='color:#667'>Pick a resource, fill the filters, then Fetch.</span>"
+            _wrapping(f"<span style='color:#667'>{_READY}</span>"),
+            layout=W.Layout(flex="1 1 auto", min_width="0"),
         )
         self._status.add_class("ucx-explorer-status")
         self._error = W.HTML()
@@ -323,17 +334,24 @@ class Explorer:
         self._note.add_class("ucx-explorer-note")
         self._chart_column = W.Dropdown(
             options=[],
+            disabled=True,
             description="chart",
             style={"description_width": "initial"},
             layout=W.Layout(width="auto", min_width="18em"),
         )
         self._chart_column.add_class("ucx-explorer-chart-column")
-        self._chart_caption = W.HTML()
+        self._chart_caption = W.HTML(
+            _wrapping(f"<span style='color:#667'>{_NO_CHART}</span>"),
+            layout=W.Layout(flex="1 1 auto", min_width="0"),
+        )
         self._chart_caption.add_class("ucx-explorer-chart-caption")
-        self._chart = W.Image(format="png", layout=W.Layout(max_width="680px"))
+        # hidden until there is a PNG: an empty Image is a broken-image icon in the browser
+        self._chart = W.Image(format="png", layout=W.Layout(max_width="680px", display="none"))
         self._chart.add_class("ucx-explorer-chart")
         self._folder = W.Text(
-            value=str(folder),
+            value="" if folder is None else str(folder),
+            placeholder="default: the output folder",
+            tooltip="where exports are written; empty: the output folder ($UCX_OUTPUT_DIR or ./output)",
             description="folder",
             style={"description_width": "initial"},
             layout=W.Layout(width="auto", min_width="22em"),
@@ -480,12 +498,14 @@ class Explorer:
 
     @property
     def folder(self) -> Path:
-        """Where exports are written; settable."""
-        return Path(self._folder.value or ".").expanduser()
+        """Where exports are written: the folder typed in, else the output folder (``$UCX_OUTPUT_DIR`` or
+        ``./output``, made when first used); settable (None or ``""``: the output folder)."""
+        typed = (self._folder.value or "").strip()
+        return Path(typed).expanduser() if typed else output_path("export").parent
 
     @folder.setter
-    def folder(self, value: str | Path) -> None:
-        self._folder.value = str(value)
+    def folder(self, value: str | Path | None) -> None:
+        self._folder.value = "" if value is None else str(value)
 
     @property
     def chart_column(self) -> str | None:
@@ -567,7 +587,9 @@ class Explorer:
         try:
             kwargs = self._arguments(name)
         except ValueError as exc:
+            self._clear_results()
             self._show_error("Check the filters", str(exc))
+            self._status.value = _wrapping("<span style='color:#c0392b'>Not fetched.</span>")
             return None
         method = getattr(self.client, f"{name}_async")
         self._set_busy(True, f"Fetching {html.escape(name)}…")
@@ -581,7 +603,8 @@ class Explorer:
             self._set_busy(False, "<span style='color:#8a6d00'>Cancelled.</span>")
             return None
         except Exception as exc:  # noqa: BLE001 - every failure is shown in the widget
-            self._show_exception(exc)
+            self._clear_results()  # the previous rows belong to another request: do not leave them up
+            self._show_exception(exc, doing=f"Fetching {name}")
             self._set_busy(False, "<span style='color:#c0392b'>Failed.</span>")
             return None
         finally:
@@ -606,6 +629,31 @@ class Explorer:
         )
         return df
 
+    def _clear_results(self) -> None:
+        """Forget the rows on show: table, size note, chart, counts and the last export line."""
+        self.frame = None
+        self.shown_rows = 0
+        self.table_html = ""
+        self._table.outputs = ()
+        self._note.value = ""
+        self._export_result.value = ""
+        self._restoring = True
+        try:
+            self._chart_column.options = []
+            self._chart_column.value = None
+        finally:
+            self._restoring = False
+        self._chart_column.disabled = True
+        self._hide_chart(f"<span style='color:#667'>{_NO_CHART}</span>")
+        if not self._busy:
+            self._status.value = _wrapping(f"<span style='color:#667'>{_READY}</span>")
+
+    def _hide_chart(self, caption: str) -> None:
+        self.chart_png = None
+        self._chart.layout.display = "none"
+        self._chart.value = b""
+        self._chart_caption.value = _wrapping(caption)
+
     def cancel(self) -> None:
         """Stop a running fetch (what the Cancel button does)."""
         if self._task is not None and not self._task.done():
@@ -623,21 +671,23 @@ class Explorer:
             self._show_error("Nothing to export", "fetch some rows first (the Fetch button)")
             return None
         stem = self._filename.value.strip() or self._default_stem()
+        typed = (self._folder.value or "").strip()
         try:
+            folder = Path(typed).expanduser() if typed else output_path(stem).parent  # the output folder
             path = export(
-                self.frame, fmt, self.folder, stem, title=f"{self._product.upper()} {self.resource}"
+                self.frame, fmt, folder, stem, title=f"{self._product.upper()} {self.resource}"
             )
         except Exception as exc:  # noqa: BLE001 - e.g. a folder that cannot be written
-            self._show_exception(exc)
+            self._show_exception(exc, doing=f"Writing {fmt.upper()}")
             return None
         path = path.resolve()
         self.exported[fmt] = path
         self._clear_error()
-        self._export_result.value = (
+        where = "the output folder " if not typed else ""
+        self._export_result.value = _wrapping(
             f"<span style='color:#1e7d32'>✔</span> Wrote <b class='ucx-explorer-export-file'>"
-            f"{html.escape(path.name)}</b> ({len(self.frame):,} rows) in "
-            f"<code>{html.escape(str(path.parent))}"
-            f"</code>"
+            f"{html.escape(path.name)}</b> ({len(self.frame):,} rows) in {where}"
+            f"<code class='ucx-explorer-export-folder'>{html.escape(str(path.parent))}</code>"
         )
         return path
 
@@ -681,13 +731,20 @@ class Explorer:
     def _show_resource(self, name: str) -> None:
         fetch = self._endpoints[name]
         self._filters_box.children = tuple(f.widget for f in self._filters_for(name))
-        self._help.value = f"<span style='color:#445'>{html.escape(_first_sentence(fetch.__doc__))}</span>"
+        self._help.value = _wrapping(
+            f"<span style='color:#445'>{html.escape(_first_sentence(fetch.__doc__))}</span>"
+        )
         self._filename.placeholder = self._default_stem()
 
     def _on_resource(self, change: dict[str, Any]) -> None:
         if self._closed:
             return
         self._show_resource(change["new"])
+        if not self._restoring:
+            if self._task is not None and not self._task.done():
+                self._task.cancel()  # rows of the resource left behind would land in this one's table
+            self._clear_results()
+            self._clear_error()
         self._save()
 
     def _default_stem(self) -> str:
@@ -718,8 +775,6 @@ class Explorer:
         mem["limit"] = int(self._limit.value)
         mem["folder"] = self._folder.value
         mem["filename"] = self._filename.value
-        if self._chart_column.value is not None:
-            mem["chart_column"] = self._chart_column.value
         saved = mem.setdefault("filters", {})
         for name, fs in self._filters.items():
             saved[name] = {f.name: f.get() for f in fs}
@@ -732,7 +787,7 @@ class Explorer:
         self._progress.layout.visibility = "visible" if busy else "hidden"
         self._progress.value = 0
         self._progress.bar_style = "info" if busy else ""
-        self._status.value = status
+        self._status.value = _wrapping(status)
 
     async def _pulse(self) -> None:
         """Move the progress bar while the fetch runs (the page count is not known in advance)."""
@@ -745,10 +800,13 @@ class Explorer:
             self._progress.description = f"{time.monotonic() - started:.0f} s"
 
     # -- errors -------------------------------------------------------------------------------------------
-    def _show_exception(self, exc: BaseException) -> None:
+    def _show_exception(self, exc: BaseException, *, doing: str | None = None) -> None:
         self.error = redact(f"{type(exc).__name__}: {exc}")
         if isinstance(exc, UcError):
-            self._error.value = exc._repr_html_()
+            # one card: what failed (str(exc) is redacted) and what to do, at most two "→" lines
+            head, hints = _split_message(exc)
+            title = f"{doing} failed" if doing else "Failed"
+            self._error.value = _error_box(f"{title} · {type(exc).__name__}", head, hints[:2])
         elif isinstance(exc, (TypeError, ValueError)):
             self._error.value = _error_box("Check the filters", redact(str(exc)))
         else:
@@ -783,7 +841,7 @@ class Explorer:
         self.table_html = markup
         self._table.outputs = ()
         self._table.append_display_data(_HTMLData(markup))
-        self._note.value = f"<span style='color:#8a6d00'>{html.escape(note)}</span>" if note else ""
+        self._note.value = _wrapping(f"<span style='color:#8a6d00'>{html.escape(note)}</span>") if note else ""
 
     def _itables_html(self, shown: pd.DataFrame) -> str:
         from itables import options as itables_options
@@ -826,7 +884,7 @@ class Explorer:
         from ..reports.charts import chart_kind
 
         columns = [str(c) for c in df.columns]
-        remembered = self._memory.get("chart_column")
+        remembered = (self._memory.get("chart_columns") or {}).get(self.resource)
         current = self._chart_column.value
         pick = next((c for c in (current, remembered) if c in columns), None)
         if pick is None and columns:
@@ -837,11 +895,17 @@ class Explorer:
             self._chart_column.value = pick
         finally:
             self._restoring = False
+        self._chart_column.disabled = not columns
+        if pick is None:
+            self._hide_chart("<span style='color:#667'>No columns to chart.</span>")
         self._render_chart()
 
     def _on_chart_column(self, change: dict[str, Any]) -> None:
         if self._restoring or self._closed:
             return
+        if self._remember and change["new"] is not None:
+            # only a column the person picked is remembered (per resource), never the automatic choice
+            self._memory.setdefault("chart_columns", {})[self.resource] = change["new"]
         self._save()
         self._render_chart()
 
@@ -855,35 +919,64 @@ class Explorer:
         try:
             png = chart_png(series)
         except Exception as exc:  # noqa: BLE001 - a column that cannot be charted
-            self._chart_caption.value = (
+            self._hide_chart(
                 f"<span style='color:#c0392b'>cannot chart {html.escape(col)}: "
-                f"{html.escape(redact(str(exc)))}</span>"
+                f"{html.escape(redact(str(exc)))}; pick another column</span>"
             )
             return
         self.chart_png = png
         self._chart.value = png
-        self._chart_caption.value = f"<span style='color:#667'>{html.escape(describe_kind(series))}</span>"
+        self._chart.layout.display = None  # shown (the default) now that there is an image
+        self._chart_caption.value = _wrapping(
+            f"<span style='color:#667'>{html.escape(describe_kind(series))}</span>"
+        )
+
+
+#: column names that identify a row rather than describe it (never the default chart): ``id``, ``userName``,
+#: ``objectId``, ``MsgId``, ``uri``/``URI``/``@uri``, ``webLink``, ``email(s)`` … also after a ``parent.`` prefix
+_ID_NAME = re.compile(
+    r"(?i)^(?:.*[._])?(?:id|uuid|guid|key|@?uri|url|href|links?|weblink|sipaddress|username|loginid|loginname|"
+    r"emails?|directoryuri|usn|uidvalidity|etag|name|displayname|phonenumbers?)$"
+    r"|(?:Id|ID|Uri|URI|Url|URL|Guid|GUID|Uuid|UUID)$"
+)
+
+
+def _id_like(name: str) -> bool:
+    return bool(_ID_NAME.search(name))
 
 
 def _default_chart_column(df: pd.DataFrame, columns: list[str], chart_kind: Any) -> str:
-    """A column worth charting: a small enumeration (fewest distinct values, repeated), else timestamps,
-    else numbers, else the first column."""
+    """A column worth charting, never a row's identifier (``id``, ``userName``, ``objectId`` …):
+
+    1. a category-like column with few distinct values that repeat (2–30, at most half the rows), fewest first;
+    2. else timestamps (rows per day), else numbers (a histogram);
+    3. else the text column whose values repeat most (fewest distinct values, at least two);
+    4. else the first column that is not an identifier and not unique to each row, else the first column.
+    """
     n = len(df)
     kinds = {c: chart_kind(df[c]) for c in columns}
-    enums: list[tuple[int, int, str]] = []
-    for i, c in enumerate(columns):
-        if kinds[c] != "counts":
-            continue
-        distinct = int(df[c].astype(str).nunique())
-        if 2 <= distinct <= 30 and (n == 0 or distinct <= max(2, n // 2)):
-            enums.append((distinct, i, c))
-    if enums:
-        return min(enums)[2]
+    candidates = [c for c in columns if not _id_like(c)]
+
+    def distinct(c: str) -> int:
+        try:
+            return int(df[c].dropna().astype(str).nunique())
+        except (TypeError, ValueError):  # pragma: no cover - exotic values
+            return n
+
+    counts = {c: distinct(c) for c in candidates if kinds[c] == "counts"}
+    few = [(d, i, c) for i, c in enumerate(candidates) if (d := counts.get(c, -1)) >= 2
+           and d <= 30 and d <= max(2, n // 2)]
+    if few:
+        return min(few)[2]
     for kind in ("per_day", "histogram"):
-        found = [c for c in columns if kinds[c] == kind]
+        found = [c for c in candidates if kinds[c] == kind and df[c].notna().any()]
         if found:
             return found[0]
-    return columns[0]
+    repeated = [(d, i, c) for i, c in enumerate(candidates) if (d := counts.get(c, -1)) >= 2 and d < n]
+    if repeated:
+        return min(repeated)[2]
+    not_unique = [c for c in candidates if counts.get(c, 0) < n or n <= 1]
+    return (not_unique or candidates or columns)[0]
 
 
 class _HTMLData:
@@ -900,7 +993,7 @@ def explore(
     client: Any,
     *,
     resource: str | None = None,
-    folder: str | Path = ".",
+    folder: str | Path | None = None,
     limit: int = 1000,
     max_rows: int = 1000,
     max_bytes: int = 1_000_000,
@@ -910,6 +1003,7 @@ def explore(
 ) -> Explorer:
     """The Explorer for a service client: pick a resource, fill its filters, fetch, chart, export.
 
+    ``folder`` is where exports go (default: the output folder, ``$UCX_OUTPUT_DIR`` or ``./output``);
     ``limit`` is the default most rows to fetch (0 = all); ``max_rows``/``max_bytes`` bound what the table
     shows; ``table`` is ``"auto"`` (itables when installed), ``"itables"`` or ``"html"``; ``choices`` adds
     dropdowns (``{"param": values}`` or ``{"endpoint.param": values}``); ``remember=False`` does not keep the

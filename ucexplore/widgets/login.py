@@ -6,7 +6,10 @@ not a ``VBox`` subclass) and displays itself in a notebook. Secrets never reach 
 * the paste box is a ``Password`` field that is emptied the moment the kernel reads it (a paste signs in at
   once; the Sign in button does the same for whatever is in the box), and it never echoes its value back;
 * the token lives only in Python (the flow's private attribute); widgets show who, issuer and expiry only;
-* errors are shown inside the widget, redacted, never printed.
+* errors are shown inside the widget, redacted, never printed: one short card that says what happened and
+  what to do (a paste meant for another flow's widget names that widget);
+* when the widget is shown, a background thread checks that the sign-in host accepts a TCP connection
+  (2 s, nothing sent) and the widget says "Cannot reach host:port (why): …" when it does not.
 
 Every control carries a ``ucx-login-…`` CSS class so that browser tests and themes can find it.
 
@@ -29,22 +32,25 @@ Example::
 from __future__ import annotations
 
 import asyncio
+import errno
 import html
 import logging
+import socket
 import threading
 import weakref
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Callable
+from urllib.parse import urlsplit
 
 import ipywidgets as widgets
 from traitlets import Unicode
 
 from ..auth.token import Token
-from ..errors import UcError
+from ..errors import SSOError, UcError
 from ..redact import redact
 
-__all__ = ["LoginWidget", "login", "TICK_SECONDS"]
+__all__ = ["LoginWidget", "login", "TICK_SECONDS", "REACH_TIMEOUT"]
 
 log = logging.getLogger("ucexplore.widgets")
 
@@ -52,14 +58,32 @@ log = logging.getLogger("ucexplore.widgets")
 TICK_SECONDS = 15.0
 
 _INSTRUCTIONS = {
-    "cucm": "Sign in, then copy the whole address of the page you land on and paste it below.",
-    "unity": "Sign in, then copy the whole address of the page you land on and paste it below.",
+    "cucm": "Sign in, then click <b>Copy</b> on the page you land on and paste here.",
+    "unity": "Sign in, then click <b>Copy</b> on the page you land on and paste here.",
     "finesse": "Sign in, then copy the text the page shows (it starts with <code>{\"token\"</code>) "
-               "and paste it below.",
-    "webex": "Sign in and allow access, then copy the address of the page you land on "
-             "(it contains a one-time code) and paste it below.",
+               "and paste it here.",
+    "webex": "Sign in and allow access, then click <b>Copy</b> on the page you land on (its address holds a "
+             "one-time code) and paste here.",
 }
-_GENERIC_INSTRUCTION = "Sign in, then copy what the page you land on shows and paste it below."
+_GENERIC_INSTRUCTION = "Sign in, then copy what the page you land on shows and paste it here."
+#: what the paste box needs, in the "nothing pasted" message
+_WHAT_TO_PASTE = {
+    "finesse": "copy the text the sign-in page shows",
+    "cucm": "click Copy on the page you land on",
+    "unity": "click Copy on the page you land on",
+    "webex": "click Copy on the page you land on",
+}
+#: the widget's own fix for a pasted address without its ``#…``/``?…`` part: the lab's callback page removes
+#: the token from the address bar once it has read it (the parser's hint blames the browser)
+_NO_RESULT_HINT = ("the page you land on removes the token from its address bar once it has read it: click Copy "
+                   "on that page, then paste here")
+#: how the flows' products read a paste (for recognising a paste meant for another widget)
+_EXPECT = {"cucm": "implicit", "unity": "implicit", "webex": "code"}
+
+#: seconds the reachability check waits for a TCP connection to the sign-in host
+REACH_TIMEOUT = 2.0
+#: styles that let a long line of text wrap inside its box (hints, status, errors)
+_WRAP = "white-space:normal;overflow-wrap:anywhere"
 
 
 class _PasteBox(widgets.Password):
@@ -128,12 +152,91 @@ def _close_all(items: Any) -> None:
         w.close()
 
 
+def _wrapping(markup: str) -> str:
+    """``markup`` in a block whose long lines wrap (a widget's HTML otherwise keeps one line per hint)."""
+    return f"<div class='ucx-wrap' style='{_WRAP}'>{markup}</div>" if markup else ""
+
+
+def _card(title: str, message: str, hints: list[str] | tuple[str, ...] = ()) -> str:
+    """The short error card: **title**: message, then one ``→ what to do`` line per hint."""
+    rest = "".join(f"<div style='margin-top:2px'>→ {html.escape(h)}</div>" for h in hints if h)
+    return _wrapping(
+        f"<div class='ucx-error' style='border-left:4px solid #c0392b;padding:4px 8px'>"
+        f"<b>{html.escape(title)}</b>: {html.escape(message)}{rest}</div>")
+
+
+def _split_message(exc: BaseException) -> tuple[str, list[str]]:
+    """``str(exc)`` (redacted for a UcError) as its first line and its ``→`` hints."""
+    text = str(exc) if isinstance(exc, UcError) else redact(str(exc))
+    head, _, fix = text.partition("\n→ ")
+    return head.strip(), [line.strip().removeprefix("→ ") for line in fix.splitlines() if line.strip()]
+
+
 def _error_html(exc: BaseException) -> str:
     if isinstance(exc, UcError):
-        return exc._repr_html_()
-    text = html.escape(redact(f"{type(exc).__name__}: {exc}"))
-    return (f"<div class='ucx-error' style='border-left:4px solid #c0392b;padding:4px 8px'>"
-            f"<b>Sign-in failed</b>: {text}</div>")
+        return _wrapping(exc._repr_html_())
+    return _card("Sign-in failed", redact(f"{type(exc).__name__}: {exc}"))
+
+
+# -- reachability of the sign-in host -------------------------------------------------------------------------
+def _sign_in_address(flow: Any) -> tuple[str, int] | None:
+    """(host, port) of the flow's sign-in page (its ``authorize_url``, else its ``base_url``), or None."""
+    for attr in ("authorize_url", "base_url"):
+        try:
+            parts = urlsplit(str(getattr(flow, attr, "") or ""))
+            port = parts.port or {"https": 443, "http": 80}.get(parts.scheme.lower())
+        except Exception:  # noqa: BLE001 - a flow that cannot build its URL yet: nothing to check there
+            parts, port = None, None
+        if parts is not None and parts.hostname and port:
+            return parts.hostname, port
+    return None
+
+
+def _show_target(host: str, port: int) -> str:
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+
+
+def probe(host: str, port: int, timeout: float = REACH_TIMEOUT) -> str | None:
+    """None when a TCP connection to ``host:port`` opens within ``timeout`` seconds, else a few words on why
+    not (``"connection refused"``, ``"host name not found"``, ``"no answer within 2 s"`` …).
+
+    Only a TCP connection is opened and closed again: nothing is sent, least of all a credential.
+
+    Example::
+
+        >>> import socket
+        >>> s = socket.socket(); s.bind(("127.0.0.1", 0)); port = s.getsockname()[1]; s.close()
+        >>> probe("127.0.0.1", port)
+        'connection refused'
+    """
+    try:
+        with socket.create_connection((host, port), timeout=timeout):
+            return None
+    except ConnectionRefusedError:
+        return "connection refused"
+    except socket.gaierror:
+        return "host name not found"
+    except TimeoutError:
+        return f"no answer within {timeout:g} s"
+    except OSError as exc:
+        known = {errno.ENETUNREACH: "network unreachable", errno.EHOSTUNREACH: "host unreachable",
+                 errno.ECONNRESET: "connection reset"}
+        return known.get(exc.errno or 0) or (exc.strerror or type(exc).__name__).lower()
+    except Exception as exc:  # noqa: BLE001 - a check must never raise into the kernel
+        return type(exc).__name__
+
+
+def unreachable_message(host: str, port: int, why: str) -> str:
+    """What the widget says when the sign-in host cannot be reached."""
+    return f"Cannot reach {_show_target(host, port)} ({why}): check the URL, the VPN, or start the lab"
+
+
+def _reach_worker(ref: weakref.ref[LoginWidget], address: tuple[str, int], timeout: float) -> None:
+    """Run in a daemon thread: probe, then hand the result to the widget's own thread."""
+    why = probe(*address, timeout)
+    widget = ref()
+    if widget is not None:
+        widget._kernel.call(lambda: widget._apply_reach(address, why))
 
 
 class _WeakCallback:
@@ -274,7 +377,14 @@ class LoginWidget:
     ``WebexOAuth``). Build it with :func:`login`.
 
     Attributes: ``flow``; ``widget`` (the root ipywidgets box); ``token`` (the Token or None);
-    ``signed_in``; ``error`` (the last error text shown, or None); ``status_text`` (the status line as text).
+    ``signed_in``; ``error`` (the last error text shown, or None); ``status_text`` (the status line as text);
+    ``unreachable`` (the "Cannot reach host:port …" line shown, or None).
+
+    When the widget is shown, a background thread opens (and closes) a TCP connection to the sign-in page's
+    host with a :data:`REACH_TIMEOUT` of 2 s: if that fails the widget says so ("Cannot reach
+    cucm.example.com:8443 (connection refused): check the URL, the VPN, or start the lab") and checks again
+    on every tick until it succeeds; the sign-in link stays usable. Nothing is sent on that connection.
+    ``check=False`` skips the check.
 
     Example::
 
@@ -286,10 +396,15 @@ class LoginWidget:
         >>> w.close()
     """
 
-    def __init__(self, flow: Any, *, tick: float = TICK_SECONDS) -> None:
+    def __init__(self, flow: Any, *, tick: float = TICK_SECONDS, check: bool = True) -> None:
         self.flow = flow
         self._error: str | None = None
         self._closed = False
+        self._check = bool(check)
+        self._unreachable: str | None = None
+        self._reach_thread: threading.Thread | None = None
+        self._reach_lock = threading.Lock()
+        self._reach_done = threading.Event()  #: set each time a check's result has been shown
         self.renders = 0  #: how many times the status was brought up to date (tests read it)
         name = _display_name(flow)
         instruction = _INSTRUCTIONS.get(_product(flow), _GENERIC_INSTRUCTION)
@@ -299,8 +414,11 @@ class LoginWidget:
         self._title.add_class("ucx-login-title")
         self._open = widgets.HTML()
         self._open.add_class("ucx-login-open")
-        self._help = widgets.HTML(f"<span style='color:#445'>{instruction}</span>")
+        self._help = widgets.HTML(_wrapping(f"<span style='color:#445'>{instruction}</span>"),
+                                  layout=widgets.Layout(flex="1 1 auto", min_width="0"))
         self._help.add_class("ucx-login-help")
+        self._reach = widgets.HTML()
+        self._reach.add_class("ucx-login-unreachable")
         self._paste = _PasteBox(placeholder="paste here: it signs in at once",
                                 layout=widgets.Layout(width="26em"))
         self._paste.add_class("ucx-login-paste")
@@ -319,10 +437,10 @@ class LoginWidget:
         row_open.add_class("ucx-login-row")
         row_paste = widgets.HBox([self._paste, self._submit, self._signout])
         row_paste.add_class("ucx-login-row")
-        self.widget = widgets.VBox([self._title, row_open, row_paste, self._status, self._errors])
+        self.widget = widgets.VBox([self._title, row_open, self._reach, row_paste, self._status, self._errors])
         self.widget.add_class("ucx-login")
-        self._children = [self._title, self._open, self._help, self._paste, self._submit, self._signout,
-                          self._status, self._errors, row_open, row_paste, self.widget]
+        self._children = [self._title, self._open, self._help, self._reach, self._paste, self._submit,
+                          self._signout, self._status, self._errors, row_open, row_paste, self.widget]
 
         self._paste.observe(self._on_paste, names="value")
         self._submit.on_click(self._on_submit_click)
@@ -330,7 +448,7 @@ class LoginWidget:
         self._callback = _WeakCallback(self._on_flow_change)
         if isinstance(getattr(flow, "on_change", None), list):
             flow.on_change.append(self._callback)
-        self._kernel = _KernelSide(self._render, tick)
+        self._kernel = _KernelSide(self._on_tick, tick)
         from .sessions import register_flow
 
         register_flow(flow)
@@ -358,6 +476,40 @@ class LoginWidget:
         """The status line as plain text (what the widget shows)."""
         return _status(self.flow).text()
 
+    @property
+    def unreachable(self) -> str | None:
+        """The "Cannot reach host:port (why): …" line the widget shows, or None (reachable, or not checked)."""
+        return self._unreachable
+
+    def check_reachability(self, *, wait: bool = False) -> str | None:
+        """Check that the sign-in page's host accepts a TCP connection (what showing the widget does).
+
+        In the background by default (a daemon thread; the result is shown by the widget's own thread); with
+        ``wait=True`` it waits (at most :data:`REACH_TIMEOUT` s plus name resolution) and returns
+        :attr:`unreachable`. Nothing is sent on the connection.
+
+        Example::
+
+            >>> w.check_reachability(wait=True)                  # doctest: +SKIP
+            'Cannot reach 127.0.0.1:8443 (connection refused): check the URL, the VPN, or start the lab'
+        """
+        address = _sign_in_address(self.flow)
+        if address is None or self._closed:
+            return self._unreachable
+        if wait:
+            self._apply_reach(address, probe(*address, REACH_TIMEOUT))
+            return self._unreachable
+        with self._reach_lock:
+            running = self._reach_thread
+            if running is not None and running.is_alive():
+                return self._unreachable
+            self._reach_done.clear()
+            thread = threading.Thread(target=_reach_worker, args=(weakref.ref(self), address, REACH_TIMEOUT),
+                                      name="ucexplore-reachability", daemon=True)
+            self._reach_thread = thread
+        thread.start()
+        return self._unreachable
+
     def submit(self, text: str | None = None) -> Token | None:
         """Sign in with ``text`` (default: what is in the paste box); returns the Token, or None on failure.
 
@@ -374,16 +526,16 @@ class LoginWidget:
         if self._paste.value:
             self._paste.value = ""
         if not text or not text.strip():
-            what = "the JSON text" if _product(self.flow) == "finesse" else "the address"
-            self._show_error(f"Nothing to sign in with: open the sign-in page, then paste {what} it shows "
-                             f"into the box.")
+            what = _WHAT_TO_PASTE.get(_product(self.flow), "copy what the page you land on shows")
+            self._show_error(f"Nothing to sign in with: open the sign-in page, sign in, then {what} and "
+                             f"paste here.")
             return None
         try:
             tok = self.flow.complete(text)
         except Exception as exc:  # noqa: BLE001 - shown in the widget; nothing escapes a button click
             if not isinstance(exc, UcError):
                 log.warning("sign-in failed unexpectedly (%s)", type(exc).__name__)
-            self._show_exception(exc)
+            self._show_exception(exc, pasted=text)
             self._render()
             return None
         self._set_error(None)
@@ -415,6 +567,8 @@ class LoginWidget:
         if self._closed:
             return {"text/plain": repr(self)}
         self._kernel.start()
+        if self._check:
+            self.check_reachability()
         data = self.widget._repr_mimebundle_(**kwargs) or {}
         data["text/plain"] = repr(self)
         return data
@@ -442,14 +596,76 @@ class LoginWidget:
         if not self._closed:
             self._kernel.call(self._render)
 
-    def _show_exception(self, exc: BaseException) -> None:
+    def _show_exception(self, exc: BaseException, *, pasted: str | None = None) -> None:
+        if isinstance(exc, SSOError) and pasted is not None:
+            other = self._meant_for(pasted)
+            if other is not None:
+                mine, theirs = _display_name(self.flow), _display_name(other)
+                if (theirs, _host(other)) == (mine, _host(self.flow)):
+                    head = (f"that address completes another {theirs} sign-in in this kernel (from an earlier "
+                            f"run of this cell?), not this one")
+                    hint = "open the sign-in page above, sign in, and paste the address you land on"
+                else:
+                    head = f"that is the {theirs} sign-in result ({_host(other)}), not one for {mine}"
+                    hint = f"paste it into the {theirs} sign-in widget; for {mine} open the sign-in page above"
+                self._set_card(type(exc).__name__, head, [hint])
+                return
+            head, _hints = _split_message(exc)
+            if "carries no sign-in result" in head and _product(self.flow) != "finesse":
+                self._set_card(type(exc).__name__, head, [_NO_RESULT_HINT])
+                return
         self._error = redact(f"{type(exc).__name__}: {exc}")
         self._errors.value = _error_html(exc)
 
+    def _set_card(self, title: str, head: str, hints: list[str]) -> None:
+        self._error = redact(f"{title}: {head}" + "".join(f"\n→ {h}" for h in hints))
+        self._errors.value = _card(title, redact(head), [redact(h) for h in hints])
+
+    def _meant_for(self, pasted: str) -> Any:
+        """Another registered flow whose current sign-in attempt this paste completes (the wrong widget)."""
+        from ..auth.paste import parse_paste
+        from .sessions import registered_flows
+
+        def completes(other: Any) -> bool:
+            expect = _EXPECT.get(_product(other))
+            state = getattr(other, "state", None)
+            if other is self.flow or expect is None or not isinstance(state, str) or not state:
+                return False
+            try:
+                parse_paste(pasted, expect=expect, state=state,  # type: ignore[arg-type]
+                            redirect_uri=getattr(other, "redirect_uri", None))
+            except Exception:  # noqa: BLE001 - not that flow's result either
+                return False
+            return True
+
+        return next((other for other in registered_flows() if completes(other)), None)
+
     def _show_error(self, message: str) -> None:
         self._error = redact(message)
-        self._errors.value = (f"<div class='ucx-error' style='border-left:4px solid #c0392b;padding:4px 8px'>"
-                              f"{html.escape(self._error)}</div>")
+        self._errors.value = _wrapping(
+            f"<div class='ucx-error' style='border-left:4px solid #c0392b;padding:4px 8px'>"
+            f"{html.escape(self._error)}</div>")
+
+    def _on_tick(self) -> None:
+        self._render()
+        if self._check and self._unreachable:
+            self.check_reachability()  # the lab or the VPN may be up by now
+
+    def _apply_reach(self, address: tuple[str, int], why: str | None) -> None:
+        """Show (or clear) the "Cannot reach" line; on the widget's own thread."""
+        if self._closed:
+            self._reach_done.set()
+            return
+        if why is None:
+            self._unreachable = None
+            self._reach.value = ""
+        else:
+            self._unreachable = unreachable_message(*address, why)
+            self._reach.value = _wrapping(
+                f"<div class='ucx-warning' style='border-left:4px solid #d68910;padding:4px 8px'>"
+                f"<b>Cannot reach {html.escape(_show_target(*address))}</b> ({html.escape(why)}): check the URL, "
+                f"the VPN, or start the lab</div>")
+        self._reach_done.set()
 
     def _set_error(self, message: str | None) -> None:
         if message is None:
@@ -473,15 +689,16 @@ class LoginWidget:
                 f"class=\"ucx-login-open-link\" style=\"display:inline-block;padding:3px 12px;margin-right:8px;"
                 f"border-radius:3px;background:#0d6ebd;color:#fff;text-decoration:none;white-space:nowrap\">"
                 f"Open sign-in page ↗</a>")
-        self._status.value = _status(self.flow).html()
+        self._status.value = _wrapping(_status(self.flow).html())
         self._signout.disabled = self.token is None
         self.renders += 1
 
 
-def login(flow: Any, *, tick: float = TICK_SECONDS) -> LoginWidget:
+def login(flow: Any, *, tick: float = TICK_SECONDS, check: bool = True) -> LoginWidget:
     """The sign-in widget for ``flow``: open the sign-in page, paste back what it shows, see the status.
 
     ``tick`` is how often (seconds) the status line refreshes while the kernel's loop runs; 0 turns it off.
+    ``check=False`` skips the reachability check of the sign-in host that showing the widget starts.
 
     Example::
 
@@ -492,4 +709,4 @@ def login(flow: Any, *, tick: float = TICK_SECONDS) -> LoginWidget:
         False
         >>> w.close()
     """
-    return LoginWidget(flow, tick=tick)
+    return LoginWidget(flow, tick=tick, check=check)

@@ -24,7 +24,7 @@ from typing import Any
 import ipywidgets as widgets
 
 from .login import (TICK_SECONDS, _clock, _close_all, _display_name, _host, _KernelSide, _product, _status,
-                    _WeakCallback)
+                    _WeakCallback, _wrapping)
 
 __all__ = ["SessionsBar", "sessions", "register_flow", "registered_flows"]
 
@@ -65,7 +65,7 @@ class _Row:
 
     def __init__(self, bar: SessionsBar, flow: Any) -> None:
         self.flow_ref = weakref.ref(flow)
-        self.info = widgets.HTML(layout=widgets.Layout(flex="1 1 auto"))
+        self.info = widgets.HTML(layout=widgets.Layout(flex="1 1 auto", min_width="0"))
         self.info.add_class("ucx-session-info")
         self.button = widgets.Button(description="Sign out", icon="sign-out",
                                      tooltip=f"Forget the {_display_name(flow)} token in this kernel",
@@ -92,25 +92,37 @@ class _Row:
         st = _status(flow)
         tok = flow.token
         refreshes = int(getattr(flow, "refresh_count", 0) or 0)
+        can_refresh = tok is not None and bool(getattr(flow, "refreshable", False)) and tok.refreshable
+        expires = st.expiry
         if tok is None:
             last = ""
         elif refreshes:
             last = f"last refresh {_clock(tok.issued_at)} ({refreshes}×)"
-        else:
+        elif can_refresh:
             last = f"signed in {_clock(tok.issued_at)}, not refreshed yet"
+        else:
+            # a CUCM/Unity implicit-grant token (or one without a refresh token) never refreshes: say when to
+            # sign in again instead of waiting for a refresh that cannot come
+            last = f"signed in {_clock(tok.issued_at)}"
+            if tok.expired:
+                expires = f"{st.expiry} — sign in again"
+            elif tok.remaining is not None:
+                expires = f"{st.expiry} — sign in again then"
+            else:
+                expires = f"{st.expiry}: sign in again when it stops working"
         dot = "<span style='color:#1e7d32'>●</span>" if st.state == "signed_in" \
             else "<span style='color:#c0392b'>●</span>"
         pieces = [f"{dot} <b>{html.escape(_display_name(flow))}</b> "
                   f"<span style='color:#667'>{html.escape(st.issuer)}</span>"]
         if st.user:
             pieces.append(f"<b>{html.escape(st.user)}</b>")
-        pieces += [html.escape(p) for p in (st.expiry, last) if p]
+        pieces += [html.escape(p) for p in (expires, last) if p]
         if st.refreshes_at:
             pieces.append(f"refreshes at {html.escape(st.refreshes_at)}")
-        self.info.value = " · ".join(pieces)
+        self.info.value = _wrapping(" · ".join(pieces))
         self.button.disabled = tok is None
         return {"product": _product(flow), "host": _host(flow), "user": st.user, "state": st.state,
-                "expires": st.expiry, "last_refresh": last, "refreshes_at": st.refreshes_at}
+                "expires": expires, "last_refresh": last, "refreshes_at": st.refreshes_at}
 
     def close(self) -> None:
         _close_all((self.info, self.button, self.box))
