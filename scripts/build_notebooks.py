@@ -6,13 +6,20 @@ rebuild of unchanged sources is byte-identical. Workshop exercises are written t
 (``notebooks/workshop/NN-….ipynb``, the answer left as ``...``) and the filled-in copy
 (``notebooks/workshop/solutions/NN-….ipynb``).
 
-    .venv/bin/python scripts/build_notebooks.py            # (re)write every notebook
-    .venv/bin/python scripts/build_notebooks.py --check    # exit 1 when a committed notebook differs
+    .venv/bin/python scripts/build_notebooks.py            # (re)write every notebook in notebooks/
+    .venv/bin/python scripts/build_notebooks.py --check    # exit 1 when git's notebooks differ from the script
+
+``--check`` compares the script's notebooks with **what git holds** (the index: the last commit plus anything
+staged), never with the files you have open: running the notebooks in JupyterLab saves outputs into the
+files in ``notebooks/``, and that must not make the check fail. A notebook this script has just rewritten
+but that is not in git yet also passes, with a note to ``git add`` it. Outside a git checkout ``--check``
+compares the files in ``notebooks/`` and says so.
 """
 
 from __future__ import annotations
 
 import argparse
+import subprocess
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -81,9 +88,11 @@ START_HERE = [
         1. Click **Open sign-in page**. A new browser tab opens CUCM, which sends you on to your identity
            provider (IdP).
         2. Sign in there as you always do. In the lab, use the demo user listed above. Every lab user has the
-           same password: `ucexplore lab` prints it when it starts, and in Python it is
-           `ucexplore.lab.LabConfig.user_password`.
-        3. You land on the *redirect page*. Copy its whole address and paste it into the widget's box. The
+           same password, shown masked above. To read it, run `env.demo_password(reveal=True)` in a new cell,
+           then clear that cell's output (or delete the cell) before you save: a saved notebook keeps its
+           outputs. (`ucexplore lab` also prints it when it starts.)
+        3. You land on the *redirect page*. Click its **Copy** button and paste into the widget's box (the
+           page removes the token from its address bar once it has read it, so the button is the way). The
            widget signs you in as soon as you paste.
 
         The token comes back inside the address you paste. ucexplore keeps it in Python only: it is never
@@ -473,6 +482,20 @@ WEBEX = [
     code("""
         mtg["state"].value_counts()
     """),
+    md("""
+        ## This week
+
+        `from_` and `to` ask the server for the meetings that start in a window (`to` is exclusive). The lab
+        builds its calendar around today, so this week has meetings: some have ended, some are still to come.
+    """),
+    code("""
+        import pandas as pd
+
+        today = pd.Timestamp.now(tz="UTC").normalize()
+        monday = today - pd.Timedelta(days=today.dayofweek)
+        this_week = wx.meetings(from_=monday, to=monday + pd.Timedelta(days=7))
+        this_week[["title", "state", "start", "end"]]
+    """),
     code("""
         minutes = (mtg["end"] - mtg["start"]).dt.total_seconds() / 60
         ax = minutes.groupby(mtg["start"].dt.strftime("%G-W%V")).sum().plot.bar(
@@ -662,16 +685,19 @@ REPORT = [
         `ux.report(...)` writes your tables to one HTML page and an Excel workbook beside it, with charts.
         Every table carries its provenance, and the report contains no secret. The built-in reports
         (`"directory"`, `"voicemail"`, `"contact-centre"`) take the clients instead of tables.
+
+        Files go to the output folder, `ux.output_dir()`: `output/` next to this notebook, or the folder named
+        by `UCX_OUTPUT_DIR`. Git ignores it, so reports and exports never end up in the repository.
     """),
     code("""
         r = ux.report({"My day": my_day.to_frame("value"), "Team": sheet, "Voicemail": voicemail},
                       charts={"Team": "state", "Voicemail": "ArrivalTime"},
-                      title="Team sheet", out="reports/team-sheet.html")
+                      title="Team sheet", out=ux.output_dir() / "team-sheet.html")
         print(r.summary())
     """),
     code("""
         r = ux.report(["directory", "voicemail", "contact-centre"], uds=uds, unity=cuc, finesse=fin,
-                      out="reports/built-in.html")
+                      out=ux.output_dir() / "built-in.html")
         r.row_counts
     """),
     md("""
@@ -681,7 +707,7 @@ REPORT = [
         click **Fetch**, then sort, chart or export the rows. In a script, the same steps are method calls.
     """),
     code("""
-        ex = ux.explore(uds, resource="users", folder="reports")
+        ex = ux.explore(uds, resource="users", folder=ux.output_dir())  # exports go to the output folder
         ex
     """),
     code("""
@@ -709,7 +735,7 @@ WORKSHOP: dict[str, list[Cell]] = {
             # Exercise 1: sign in and search the directory (15 min)
 
             **You will learn:** how the SSO hand-off works (open, sign in, paste), how to make a client, and how
-            `users()` gives you every page of a search as one DataFrame.
+            `users()` gives you every page of a search as one DataFrame (UDS sends at most 64 users a page).
 
             Run each cell with Shift+Enter. Cells marked **✏️ Your turn** are yours to fill in: replace the `...`.
             The last cell checks your answer against the lab.
@@ -732,23 +758,25 @@ WORKSHOP: dict[str, list[Cell]] = {
         md("""
             ## ✏️ Your turn
 
-            **How many users have a last name that starts with "K"?**
+            The 20xx extension block is moving to a new site. **How many users have a number that starts with
+            "20"?**
 
-            Tip: `uds.users(last=...)` searches by the start of the last name, and `len(df)` counts rows. UDS
-            sends 64 users per page, and `users()` fetches every page for you.
+            Tip: `uds.users(number=...)` searches by the start of a user's numbers (extension or phone number),
+            and `len(df)` counts rows. UDS sends at most 64 users per page, so this search takes more than one
+            page; `users()` fetches every page for you.
         """),
         exercise(
             """
-            answer = ...  # the number of users whose last name starts with "K"
+            answer = ...  # the number of users whose number starts with "20"
             """,
             """
-            k_users = uds.users(last="K")
-            answer = len(k_users)
-            answer
+            block = uds.users(number="20")
+            answer = len(block)
+            answer, block.attrs["ucexplore"]["total"]  # rows fetched, and the server's own count
             """,
         ),
         code("""
-            check_directory_count(answer)
+            check_directory_count(answer, number="20")
         """),
     ],
     "02-my-devices": [
@@ -964,25 +992,93 @@ def render(nb: nbformat.NotebookNode) -> str:
     return nbformat.writes(nb) + "\n"
 
 
+# ==========================================================================================================
+# --check: the script's notebooks against what git holds
+# ==========================================================================================================
+
+
+def _git(root: Path, *args: str) -> subprocess.CompletedProcess[bytes] | None:
+    """``git -C root …``, or None when git cannot run here."""
+    try:
+        return subprocess.run(["git", "-C", str(root), *args], capture_output=True, timeout=60, check=False)
+    except (OSError, subprocess.SubprocessError):
+        return None
+
+
+def is_git_checkout(root: Path = ROOT) -> bool:
+    """True when ``root`` is the top of a git work tree that git can read."""
+    r = _git(root, "rev-parse", "--show-toplevel")
+    if r is None or r.returncode != 0:
+        return False
+    return Path(r.stdout.decode().strip()).resolve() == root.resolve()
+
+
+def git_notebooks(root: Path = ROOT) -> set[Path]:
+    """The notebooks git tracks under ``notebooks/``, relative to it (untracked ones, e.g. Untitled.ipynb, and
+    checkpoints are not in it)."""
+    r = _git(root, "ls-files", "-z", "--", "notebooks")
+    if r is None or r.returncode != 0:
+        return set()
+    names = [n for n in r.stdout.decode().split("\0") if n.endswith(".ipynb")]
+    return {Path(n).relative_to("notebooks") for n in names if ".ipynb_checkpoints" not in Path(n).parts}
+
+
+def git_text(rel: Path, root: Path = ROOT) -> str | None:
+    """The text git holds for ``notebooks/<rel>`` (the index: last commit plus staged changes), None if none."""
+    r = _git(root, "show", f":notebooks/{Path(rel).as_posix()}")
+    return r.stdout.decode("utf-8") if r is not None and r.returncode == 0 else None
+
+
+def check(root: Path = ROOT) -> tuple[list[str], list[str]]:
+    """(problems, notes): problems make ``--check`` fail; notes are said and pass."""
+    built = {rel: render(nb) for rel, nb in notebooks().items()}
+    folder = root / "notebooks"
+    problems: list[str] = []
+    notes: list[str] = []
+    if not is_git_checkout(root):
+        notes.append(f"{root} is not a git checkout: comparing the files in notebooks/ instead (a notebook saved "
+                     "with outputs counts as changed there)")
+        for rel, text in built.items():
+            path = folder / rel
+            if not path.exists() or path.read_text(encoding="utf-8") != text:
+                problems.append(f"{rel}: the file differs from the script")
+        return problems, notes
+    for rel in sorted(git_notebooks(root) - set(built)):
+        problems.append(f"{rel}: in git but not built by this script (git rm it, or add it here)")
+    for rel, text in built.items():
+        held = git_text(rel, root)
+        if held == text:
+            continue
+        path = folder / rel
+        if path.exists() and path.read_text(encoding="utf-8") == text:
+            notes.append(f"{rel}: rebuilt, not in git yet (git add notebooks/{rel.as_posix()})")
+            continue
+        problems.append(f"{rel}: " + ("not in git" if held is None else "git's version differs from the script"))
+    return problems, notes
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--check", action="store_true", help="exit 1 when a committed notebook differs")
+    parser.add_argument("--check", action="store_true",
+                        help="exit 1 when the notebooks git holds differ from this script (your saved runs "
+                             "in notebooks/ do not count)")
     args = parser.parse_args(argv)
-    stale = []
+    if args.check:
+        problems, notes = check()
+        for note in notes:
+            print(f"note: {note}", file=sys.stderr)
+        if problems:
+            print("out of date (run scripts/build_notebooks.py, then git add notebooks/):\n  "
+                  + "\n  ".join(problems), file=sys.stderr)
+            return 1
+        return 0
     for rel, nb in notebooks().items():
         path = NOTEBOOKS / rel
         text = render(nb)
-        if args.check:
-            if not path.exists() or path.read_text(encoding="utf-8") != text:
-                stale.append(str(rel))
-            continue
         path.parent.mkdir(parents=True, exist_ok=True)
         if not path.exists() or path.read_text(encoding="utf-8") != text:
             path.write_text(text, encoding="utf-8")
             print(f"wrote notebooks/{rel}")
-    if stale:
-        print("out of date (run scripts/build_notebooks.py):", ", ".join(stale), file=sys.stderr)
-        return 1
     return 0
 
 

@@ -69,9 +69,10 @@ def test_login_finesse_verifies_and_prints_no_secret(lab, monkeypatch, capsys):
 
     monkeypatch.setattr(getpass, "getpass", fake_getpass)
     code = main(["login", "finesse", lab.urls["finesse"], "--agent-id", user])
-    out = capsys.readouterr().out
-    assert code == 0, out
-    assert "Verified: Finesse agent" in out and "for this process only" in out
+    printed = capsys.readouterr()
+    out = printed.out
+    assert code == 0, out + printed.err
+    assert "Verified: Finesse agent" in out and "The token was not stored" in out and "--store" in out
     import json
 
     secret = json.loads(landed["json"])

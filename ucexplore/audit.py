@@ -280,13 +280,26 @@ def format_table(findings: Sequence[Finding]) -> str:
     return "\n".join("  ".join(c.ljust(w) for c, w in zip(r, widths)) + "  " + r[3] for r in rows)
 
 
+def _path(value: str) -> str:
+    """An argparse type: a non-empty path (an empty one would scan the current folder by surprise)."""
+    if not value.strip():
+        raise argparse.ArgumentTypeError("empty path: name a file or folder (use . for the current folder)")
+    return value
+
+
+def _add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("paths", nargs="+", type=_path, metavar="PATH",
+                   help="files or folders to scan (folders recursively: notebooks, HTML, XLSX, HAR, logs, "
+                        "code, config)")
+
+
 def add_parser(sub: argparse._SubParsersAction) -> None:
     """Register ``ucexplore audit``."""
     p = sub.add_parser("audit", help="scan notebooks, reports and logs for credentials",
                        description="Exit 1 when anything looks like a token, refresh token, password, "
                                    "session ticket, cookie or Basic credentials; 2 when a path does not "
                                    "exist.")
-    p.add_argument("paths", nargs="+")
+    _add_arguments(p)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -306,8 +319,8 @@ def run(args: argparse.Namespace) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Standalone entry (``python -m ucexplore.audit PATH…``)."""
-    parser = argparse.ArgumentParser(prog="ucexplore audit")
-    parser.add_argument("paths", nargs="+")
+    parser = argparse.ArgumentParser(prog="ucexplore audit", description="Scan files and folders for credentials.")
+    _add_arguments(parser)
     return run(parser.parse_args(argv))
 
 

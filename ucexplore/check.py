@@ -119,8 +119,9 @@ def check_server(url: str, *, ca: str | None = None, timeout: float = 5.0) -> li
     try:
         addrs = sorted({ai[4][0] for ai in socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)})
         out.append(Check(target, "dns", True, ", ".join(addrs)))
-    except socket.gaierror as exc:
-        return out + [Check(target, "dns", False, str(exc), "check the host name and the VPN / DNS settings")]
+    except (socket.gaierror, UnicodeError) as exc:  # UnicodeError: a name IDNA cannot encode (a label too long)
+        return out + [Check(target, "dns", False, str(exc) or type(exc).__name__,
+                            "check the host name and the VPN / DNS settings")]
     try:
         with socket.create_connection((host, port), timeout=timeout):
             out.append(Check(target, "reachable", True, "TCP connect ok"))
@@ -144,8 +145,14 @@ def check_server(url: str, *, ca: str | None = None, timeout: float = 5.0) -> li
                 out.append(Check(target, "sso", True, f"no UC SSO status endpoint (HTTP {resp.status_code}); "
                                  "fine for Finesse and Webex"))
             date = resp.headers.get("date")
-            if date:
-                skew = time.time() - parsedate_to_datetime(date).timestamp()
+            try:
+                when = parsedate_to_datetime(date).timestamp() if date else None
+            except (TypeError, ValueError, OverflowError):
+                when = None
+                out.append(Check(target, "clock", False, "the server's Date header is not a date",
+                                 "the clock skew cannot be checked against this server"))
+            if when is not None:
+                skew = time.time() - when
                 out.append(Check(target, "clock", abs(skew) < 60, f"skew {skew:+.0f} s",
                                  "fix this machine's clock (NTP): tokens and SAML fail with large skew"))
     except httpx.HTTPError as exc:
@@ -155,31 +162,67 @@ def check_server(url: str, *, ca: str | None = None, timeout: float = 5.0) -> li
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
     """Register ``ucexplore check``."""
-    p = sub.add_parser("check", help="check Python, packages and each server (DNS, TLS, SSO, clock)")
-    p.add_argument("--url", action="append", default=[], help="server base URL (repeatable); default: UCX_*_URL")
-    p.add_argument("--ca", default=os.environ.get("UCX_CA_PATH"), help="CA bundle (PEM) to verify TLS with")
-    p.add_argument("--timeout", type=float, default=5.0)
+    from .cli import ca_file, float_range, server_url
+
+    p = sub.add_parser("check", help="check Python, packages and each server (DNS, TLS, SSO, clock)",
+                       description="Check this machine (Python and package versions) and each server: DNS, TCP "
+                                   "reachability, the TLS certificate, the SSO status endpoint and the clock "
+                                   "skew. Every problem is printed with its fix; exit 1 when any check fails.")
+    p.add_argument("--url", action="append", default=[], type=server_url, metavar="URL",
+                   help="server base URL with its scheme, e.g. https://cucm.example.com:8443 (repeatable); "
+                        "default: every UCX_*_URL variable set in the environment")
+    p.add_argument("--ca", default=None, type=ca_file, metavar="PEM",
+                   help="CA bundle (PEM) to verify TLS with (default $UCX_CA_PATH)")
+    p.add_argument("--timeout", type=float_range(0.0, 300.0, positive=True, what="the timeout"), default=5.0,
+                   metavar="SECONDS", help="seconds to wait for each connection and answer (default 5)")
+
+
+def _urls_from_environment() -> tuple[list[str], list[Check]]:
+    """The ``UCX_*_URL`` variables that hold a usable URL, and a failed check for each one that does not."""
+    from .cli import server_url
+
+    urls: list[str] = []
+    bad: list[Check] = []
+    for key, value in sorted(os.environ.items()):
+        if not (key.startswith("UCX_") and key.endswith("_URL")) or not value.strip():
+            continue
+        try:
+            urls.append(server_url(value))
+        except argparse.ArgumentTypeError as exc:
+            bad.append(Check(key, "url", False, f"not a server URL: {exc}",
+                             f"set {key} to the server's base URL, e.g. https://cucm.example.com:8443, "
+                             "or unset it"))
+    return urls, bad
 
 
 def run(args: argparse.Namespace) -> int:
     """Print every check; return 1 when any failed."""
-    urls = list(args.url) or [v for k, v in sorted(os.environ.items())
-                              if k.startswith("UCX_") and k.endswith("_URL") and v.startswith("http")]
-    results = check_environment()
+    bad: list[Check] = []
+    if args.url:
+        urls = list(args.url)
+    else:
+        urls, bad = _urls_from_environment()
+    ca = args.ca or os.environ.get("UCX_CA_PATH") or None
+    results = check_environment() + bad
     for url in urls:
-        results += check_server(url, ca=args.ca, timeout=args.timeout)
+        results += check_server(url, ca=ca, timeout=args.timeout)
     for r in results:
         print(r)
     failed = [r for r in results if not r.ok]
-    print(f"\n{len(failed)} problem(s)" if failed else "\nall checks passed")
+    if failed:
+        print(f"\n{len(failed)} problem(s)")
+    elif urls:
+        print(f"\nall checks passed (Python, packages and {len(urls)} server(s))")
+    else:
+        print("\nPython and packages: all checks passed.")
     if not urls:
-        print("(no servers checked: pass --url or set UCX_CUCM_URL etc.)")
+        print("No server was checked: pass --url https://cucm.example.com:8443 (repeatable), or set "
+              "UCX_CUCM_URL, UCX_UNITY_URL, UCX_FINESSE_URL …")
     return 1 if failed else 0
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Standalone entry."""
-    parser = argparse.ArgumentParser(prog="ucexplore check")
-    sub = parser.add_subparsers(dest="cmd", required=True)
-    add_parser(sub)
-    return run(parser.parse_args(["check", *(argv or [])]))
+    from .cli import main as cli_main
+
+    return cli_main(["check", *(argv or [])])

@@ -38,6 +38,7 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import quote, urlsplit
 
+from .redact import MASK as MASK_TEXT
 from .redact import Unpicklable, redact, register_secret
 
 __all__ = [
@@ -94,8 +95,9 @@ class NotebookEnv(Unpicklable):
     ``verify`` is the CA bundle path or True; ``is_lab`` tells whether the target is the ucexplore lab;
     ``lab`` is the :class:`~ucexplore.lab.Lab` when it was started in this kernel. ``demo_user`` /
     ``demo_agent_id`` are whose data "my" cells read: the lab's demo user, or on real servers your own ids
-    (``UCX_DEMO_USER``, ``UCX_DEMO_AGENT_ID``). The demo password is kept private and never shown (use
-    :meth:`demo_credentials` where a product takes HTTP Basic).
+    (``UCX_DEMO_USER``, ``UCX_DEMO_AGENT_ID``). The demo password is kept private and shown masked:
+    :meth:`demo_password` gives it masked, ``demo_password(reveal=True)`` as text, for the person who types
+    it into the sign-in page (use :meth:`demo_credentials` where a product takes HTTP Basic).
 
     Example::
 
@@ -148,6 +150,27 @@ class NotebookEnv(Unpicklable):
         if not (self.demo_user and self._demo_password):
             raise ValueError("no demo user configured: set UCX_DEMO_USER and UCX_DEMO_PASSWORD")
         return self.demo_user, self._demo_password
+
+    def demo_password(self, reveal: bool = False) -> Any:
+        """The demo user's password, to type into the sign-in page: masked (a :class:`~ucexplore.redact.Secret`
+        that shows as ``*****``; ``.reveal()`` gives the text) unless ``reveal=True``, which returns the text.
+
+        In the lab every user has this password. The text shows in the cell's output, and a saved notebook
+        keeps outputs: clear that output (or delete the cell) before you save or share the notebook.
+
+        Example::
+
+            >>> env = NotebookEnv(demo_user="jkam", _demo_password="lab-pass-1")
+            >>> env.demo_password()
+            Secret('*****')
+            >>> env.demo_password(reveal=True)   # doctest: +SKIP
+            'lab-pass-1'
+        """
+        from .redact import Secret
+
+        if not self._demo_password:
+            raise ValueError("no demo password configured: set UCX_DEMO_PASSWORD (the lab sets it for you)")
+        return self._demo_password if reveal else Secret(self._demo_password)
 
     def admin_credentials(self) -> tuple[str, str] | None:
         """``(user, password)`` of an administrator (CUPI), or None when none is configured.
@@ -212,6 +235,9 @@ class NotebookEnv(Unpicklable):
         if self.demo_user:
             agent = f" (Finesse agent {self.demo_agent_id})" if self.demo_agent_id else ""
             out.append(("demo user", f"{self.demo_user}{agent}"))
+        if self._demo_password:
+            how = "env.demo_password(reveal=True) shows it; clear that output before you save"
+            out.append(("demo password", f"{MASK_TEXT}  ({how})"))
         return out
 
     def __repr__(self) -> str:
@@ -495,30 +521,80 @@ def _as_int(answer: Any) -> int | None:
         return None
 
 
-def check_directory_count(answer: Any, *, last: str = "K") -> None:
-    """Exercise 1: how many users have a last name that starts with ``last``?
+#: UDS sends at most this many users per page (its documented cap, and the lab's).
+UDS_PAGE = 64
+#: Exercise 1's search: users whose number starts with "20" (the 20xx extension block). At the notebooks'
+#: lab size (200 users) that is 99 users: two UDS pages, so the paging lesson really pages.
+DIRECTORY_QUESTION = {"number": "20"}
+_FILTER_WORDS = {"number": "a number", "last": "a last name", "first": "a first name", "email": "an e-mail address",
+                 "name": "a name", "displayname": "a display name", "uri": "a directory URI"}
+
+
+def _describe(filters: dict[str, str]) -> str:
+    return " and ".join(f"{_FILTER_WORDS.get(k, k)} starting with {v!r}" for k, v in filters.items())
+
+
+def check_directory_count(answer: Any, **filters: str) -> None:
+    """Exercise 1: how many users does the directory search ``filters`` find (default
+    :data:`DIRECTORY_QUESTION`: a number that starts with "20")? Pass another search as keywords, e.g.
+    ``check_directory_count(n, last="K")``.
+
+    A wrong answer gets the hint for the usual mistake: one page only (a multiple of 64), a ``limit=`` pull,
+    an exact or case-sensitive filter on the DataFrame (0), the last index label (one short), the whole
+    directory.
 
     Example::
 
-        >>> check_directory_count(len(uds.users(last="K")))        # doctest: +SKIP
-        ✔ 23 users have a last name starting with 'K'.
+        >>> check_directory_count(len(uds.users(number="20")))        # doctest: +SKIP
+        ✔ 99 users have a number starting with '20' (UDS sent them in 2 pages of at most 64).
     """
     if _not_done(answer):
         return
+    filters = {k: str(v) for k, v in (filters or DIRECTORY_QUESTION).items()}
+    call = f"uds.users({', '.join(f'{k}={v!r}' for k, v in filters.items())})"
 
     def check() -> None:
-        truth = _truth_users_total(ux_env(), {"last": last})
+        env = ux_env()
+        truth = _truth_users_total(env, filters)
         got = _as_int(answer)
         if got is None:
             _wrong(f"the answer should be a whole number, got {type(answer).__name__}",
-                   "len(df) is the number of rows of a DataFrame")
-        elif got == truth:
-            _ok(f"{truth} users have a last name starting with {last!r}.")
+                   f"len(df) is the number of rows of a DataFrame: len({call})")
+            return
+        if got == truth:
+            pages = max(1, -(-truth // UDS_PAGE))
+            how = "one page" if pages == 1 else f"{pages} pages of at most {UDS_PAGE}"
+            _ok(f"{truth} users have {_describe(filters)} (UDS sent them in {how}).")
+            return
+        if got == 0:
+            _wrong("0 is not right: there are users like that",
+                   "UDS searches are case-insensitive 'starts with' matches done by the server; an exact match "
+                   f"(df[col] == ...) or a case-sensitive test on the DataFrame finds nothing. Use {call}, "
+                   "then len() of the result")
+        elif got == truth - 1:
+            _wrong(f"{got} is one short",
+                   "did you take the last index label (df.index.max() or df.index[-1])? The index starts at 0, "
+                   "so it is one less than the number of rows: count with len(df)")
+        elif got == truth + 1:
+            _wrong(f"{got} is one too many",
+                   "len(df) already counts every row: did you add 1, or count the numbers of a range (such as "
+                   "2000-2099) instead of the users the server found?")
+        elif got < truth and got % UDS_PAGE == 0:
+            n = got // UDS_PAGE
+            _wrong(f"{got} is {'one page' if n == 1 else f'{n} pages'} of {UDS_PAGE}: too few",
+                   f"UDS sends at most {UDS_PAGE} users a page and you counted only the first {n}: a raw request "
+                   f"(or max={UDS_PAGE}, or limit={got}) gets that much. {call} fetches every page by itself")
         elif got < truth:
             _wrong(f"{got} is too few",
-                   "did you pass limit=, or count one page only? users() fetches every page by itself")
+                   f"did you pass limit=? limit= caps the total number of rows (it is not the page size); leave "
+                   f"it out and {call} returns every match")
+        elif got == _truth_users_total(env, {}):
+            _wrong(f"{got} is the whole directory",
+                   f"put the filter in the search, {call}, instead of counting every user")
         else:
-            _wrong(f"{got} is too many", f"filter on the last name: uds.users(last={last!r})")
+            _wrong(f"{got} is too many",
+                   "the search matches the start of the value ('starts with'); str.contains, or a filter on "
+                   f"another column, matches more. Use {call}")
 
     _grade(check)
 
@@ -577,9 +653,18 @@ def check_unread_voicemail(unread: Any, oldest: Any = Ellipsis) -> None:
                    "(~df['Read']).sum() counts the unread rows")
             return
         if got != truth:
-            _wrong(f"{got} unread is not right", "count the rows whose 'Read' column is False "
-                   "(there are read messages in the inbox too)" if got > truth else
-                   "cuc.messages() fetches every page; did you pass limit=?")
+            if got == len(inbox) and got > truth:
+                hint = "that is every message in the inbox: keep only the unread rows, msgs[~msgs['Read']]"
+            elif got == len(inbox) - truth:
+                hint = "that counts the read messages: ~msgs['Read'] (with the ~) is True for the unread ones"
+            elif got == truth - 1:
+                hint = ("one short: the last index label is one less than the number of rows (the index "
+                        "starts at 0); count with len(...) or (~msgs['Read']).sum()")
+            elif got > truth:
+                hint = "count the rows whose 'Read' column is False (there are read messages in the inbox too)"
+            else:
+                hint = "cuc.messages() fetches every page; did you pass limit=?"
+            _wrong(f"{got} unread is not right", hint)
             return
         if oldest is Ellipsis or oldest is None:
             _ok(f"{truth} unread messages. Now find when the oldest unread one arrived.")
@@ -638,6 +723,10 @@ def check_agent_state(reason_code_id: Any, *, state: str = "NOT_READY", label: s
     _grade(check)
 
 
+#: Webex sends this many meetings per page when ``max`` is not given.
+WEBEX_MEETINGS_PAGE = 10
+
+
 def check_scheduled_meetings(answer: Any) -> None:
     """Exercise 5: how many of the meetings you host are still ``scheduled``? Needs the Webex sign-in.
 
@@ -657,6 +746,7 @@ def check_scheduled_meetings(answer: Any) -> None:
             return
         items = _truth_meetings(ux_env(), tok.access_token)
         truth = sum(1 for m in items if m.get("state") == "scheduled")
+        first_page = sum(1 for m in items[:WEBEX_MEETINGS_PAGE] if m.get("state") == "scheduled")
         got = _as_int(answer)
         if got == truth:
             _ok(f"{truth} of your {len(items)} meetings are still scheduled.")
@@ -665,8 +755,15 @@ def check_scheduled_meetings(answer: Any) -> None:
                    "(df['state'] == 'scheduled').sum() counts matching rows")
         elif got == len(items):
             _wrong(f"{got} is every meeting you host", "keep only the rows whose 'state' is 'scheduled'")
+        elif got in (WEBEX_MEETINGS_PAGE, first_page) and len(items) > WEBEX_MEETINGS_PAGE:
+            _wrong(f"{got} is not right: that is the first page only",
+                   f"Webex sends {WEBEX_MEETINGS_PAGE} meetings per page by default; wx.meetings() follows the "
+                   "Link pages by itself (no max=, no limit=), then count the rows whose 'state' is 'scheduled'")
+        elif got == truth - 1:
+            _wrong(f"{got} is one short", "the last index label is one less than the number of rows (the index "
+                   "starts at 0): count with (df['state'] == 'scheduled').sum()")
         else:
             _wrong(f"{got} is not right", "wx.meetings() fetches every page (the API sends 10 per page by "
-                   "default); count the rows whose 'state' is 'scheduled'")
+                   "default); count the rows whose 'state' is 'scheduled' (not 'inProgress' or 'ended')")
 
     _grade(check)

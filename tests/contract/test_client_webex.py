@@ -8,7 +8,7 @@ import asyncio
 import logging
 import re
 import time
-from datetime import UTC, date, datetime, timedelta, timezone
+from datetime import timedelta, timezone
 
 import pandas as pd
 import pytest
@@ -169,24 +169,28 @@ def test_meetings_typed_and_equal_to_ground_truth(wx, org) -> None:
     assert list(df.columns[: len(MEETING_COLUMNS)]) == list(MEETING_COLUMNS)
 
 
-@pytest.mark.parametrize(
-    "since, until",
-    [
-        (
-            datetime(2026, 10, 1, 8, 0, tzinfo=timezone(timedelta(hours=8))),
-            datetime(2026, 11, 15, tzinfo=UTC),
-        ),
-        (datetime(2026, 10, 1), datetime(2026, 11, 15)),  # naive: UTC
-        ("2026-10-01T00:00:00Z", "2026-11-15T00:00:00+01:00"),
-        (date(2026, 10, 1), pd.Timestamp("2026-11-15", tz="UTC")),
-    ],
-)
-def test_meetings_from_to_accept_datetimes_dates_and_text(wx, org, since, until) -> None:
+def _window(org, kind):
+    """A window around the lab's anchor (``org.now``: today, UTC), written the way ``kind`` says."""
+    lo = (org.now - timedelta(days=32)).replace(hour=0)  # midnight UTC, 32 days back
+    hi = (org.now + timedelta(days=13)).replace(hour=0)
+    if kind == "aware datetimes":
+        return lo.astimezone(timezone(timedelta(hours=8))), hi
+    if kind == "naive datetimes":  # naive: UTC
+        return lo.replace(tzinfo=None), hi.replace(tzinfo=None)
+    if kind == "ISO text":
+        return f"{lo:%Y-%m-%d}T00:00:00Z", f"{hi:%Y-%m-%d}T00:00:00+01:00"
+    return lo.date(), pd.Timestamp(f"{hi:%Y-%m-%d}", tz="UTC")  # a date and a Timestamp
+
+
+@pytest.mark.parametrize("kind", ["aware datetimes", "naive datetimes", "ISO text", "date and Timestamp"])
+def test_meetings_from_to_accept_datetimes_dates_and_text(wx, org, kind) -> None:
     def utc(v):
         return pd.Timestamp(v).tz_localize("UTC") if pd.Timestamp(v).tzinfo is None else pd.Timestamp(v)
 
+    since, until = _window(org, kind)
     lo, hi = utc(since).to_pydatetime(), utc(until).to_pydatetime()
     want = truth_meetings(org, org.demo, lo, hi)
+    assert want  # the window around today holds meetings: the comparison below is not vacuous
     df = wx.meetings(from_=since, to=until)
     assert list(df["id"]) == [m["id"] for m in want]
     assert df.attrs["ucexplore"]["params"]["from"].endswith("Z")

@@ -135,7 +135,8 @@ def login_interactive(
     """Print the sign-in link, read the paste without echo, complete the sign-in and return the Token.
 
     ``store=True`` keeps the token in the OS keyring (and a still-usable stored token is returned without
-    asking); the default keeps it in memory only. ``flow`` reuses an existing flow instead of building one.
+    asking); the default keeps it in memory only. Input that ends (EOF) before anything is pasted raises
+    ``SSOError`` at once. ``flow`` reuses an existing flow instead of building one.
     A bad paste is explained and asked again, up to ``attempts`` times; then the last ``SSOError`` is raised.
     """
     if flow is None:
@@ -153,6 +154,11 @@ def login_interactive(
     last: SSOError | None = None
     for _ in range(max(1, attempts)):
         pasted = read_paste(input_fn)
+        if not pasted.strip():  # read_paste skips empty lines: nothing at all means the input has ended
+            print_fn("")  # end the prompt's line
+            raise SSOError("nothing was pasted: the input ended before a paste",
+                           hint=f"run it in a terminal: open the sign-in link, sign in, then paste, when asked, "
+                                f"{what}")
         try:
             tok = flow.complete(pasted)
         except SSOError as exc:

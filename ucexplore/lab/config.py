@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
+from datetime import date
 from typing import Any
 
 __all__ = ["PRODUCTS", "Faults", "LabConfig"]
@@ -45,12 +46,14 @@ class Faults:
 
 @dataclass(frozen=True)
 class LabConfig:
-    """Everything that shapes a lab. All of it is deterministic for a given ``seed``.
+    """Everything that shapes a lab. All of it is deterministic for a given ``seed`` and anchor day.
 
     Example::
 
         >>> LabConfig(users=50, seed=3).token_ttl["cucm"]
         3600
+        >>> LabConfig(anchor=date(2026, 11, 2)).anchor_date.isoformat()
+        '2026-11-02'
     """
 
     users: int = 200
@@ -73,6 +76,16 @@ class LabConfig:
     faults: dict[str, Faults] = field(default_factory=dict)
     redirect_uris: tuple[str, ...] = ()  #: extra redirect URIs registered with every product
     products: tuple[str, ...] = PRODUCTS  #: which products to serve (the IdP always runs)
+    #: the day the synthetic calendar (meetings, voicemail, sign-ins) is built around; None → today (UTC),
+    #: read when the lab starts. The same ``(seed, anchor)`` always gives the same data.
+    anchor: date | None = None
+
+    @property
+    def anchor_date(self) -> date:
+        """The anchor day: :attr:`anchor`, or today's UTC date when it is None."""
+        from .org import anchor_datetime
+
+        return anchor_datetime(self.anchor).date()
 
     def faults_for(self, product: str) -> Faults:
         """The faults configured for ``product`` (none by default)."""

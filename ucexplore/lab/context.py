@@ -53,7 +53,7 @@ class LabContext:
 
     def __init__(self, config: LabConfig) -> None:
         self.config = config
-        self.org = Organisation(users=config.users, seed=config.seed)
+        self.org = Organisation(users=config.users, seed=config.seed, anchor=config.anchor)
         self.org.set_user_password(config.user_password)
         ttl, rttl = config.token_ttl, config.refresh_ttl
         self.issuers = {

@@ -5,6 +5,11 @@ mailbox with messages, perhaps a Finesse agent on a team, a Webex person hosting
 built eagerly (fast: 100,000 users in about a second); per-user details such as devices, voicemail and meetings
 are generated lazily from their own seeded random stream, so they are the same whenever they are asked for.
 
+The calendar (voicemail arrivals, meetings, last sign-ins) is anchored on a day: today's UTC date unless
+``anchor=`` names another. "Now" for the data is 09:00 UTC on that day (:func:`anchor_datetime`), so the same
+``(seed, anchor day)`` always yields the same records, and a lab started today has meetings this week, some
+ended and some still to come, and voicemail that arrived in the last hours.
+
 Example::
 
     >>> org = Organisation(users=20, seed=7)
@@ -12,6 +17,8 @@ Example::
     True
     >>> org.user_by_name(org.demo.username) is org.demo
     True
+    >>> Organisation(users=20, seed=7, anchor=date(2026, 11, 2)).now.isoformat()
+    '2026-11-02T09:00:00+00:00'
 """
 
 from __future__ import annotations
@@ -22,13 +29,40 @@ import threading
 import unicodedata
 import uuid
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-__all__ = ["Organisation", "User", "Agent", "Team", "ReasonCode", "LAB_EPOCH", "ascii_fold"]
+__all__ = ["ANCHOR_HOUR", "Agent", "Organisation", "ReasonCode", "Team", "User", "anchor_datetime", "ascii_fold",
+           "today_utc"]
 
-#: "Now" for generated data. Data are anchored here so that a seed always yields the same records.
-LAB_EPOCH = datetime(2026, 11, 2, 9, 0, 0, tzinfo=timezone.utc)
+#: The hour (UTC) of the anchor day that is "now" for generated data.
+ANCHOR_HOUR = 9
+
+
+def today_utc() -> date:
+    """Today's date in UTC: the default anchor of the lab's calendar."""
+    return datetime.now(UTC).date()
+
+
+def anchor_datetime(day: date | datetime | str | None = None) -> datetime:
+    """"Now" for the lab's data: ``ANCHOR_HOUR``:00 UTC on ``day`` (a date, a datetime whose UTC date is used,
+    or ISO text ``YYYY-MM-DD``); today (UTC) when None.
+
+    Example::
+
+        >>> anchor_datetime("2026-11-02").isoformat()
+        '2026-11-02T09:00:00+00:00'
+    """
+    if day is None:
+        day = today_utc()
+    elif isinstance(day, str):
+        day = date.fromisoformat(day.strip())
+    elif isinstance(day, datetime):
+        day = (day if day.tzinfo else day.replace(tzinfo=UTC)).astimezone(UTC).date()
+    elif not isinstance(day, date):
+        raise TypeError(f"anchor= takes a date, a datetime or 'YYYY-MM-DD', got {type(day).__name__}")
+    return datetime(day.year, day.month, day.day, ANCHOR_HOUR, tzinfo=UTC)
+
 
 FIRST_NAMES = [
     "Jun Hao", "Wendy", "Amélie", "José", "Zoë", "Øystein", "Siobhán", "Łukasz", "Ngọc Anh", "Ana",
@@ -58,6 +92,15 @@ MEETING_TITLES = ["Weekly ops sync", "Q&A: <roadmap>", "1:1", "Customer review",
 SITE_NAME = "acme"
 SITE_DOMAIN = "acme.example"
 SITE_TIMEZONE = ("GMT+08:00, Singapore (Singapore)", 45, 480)  # name, XML API timeZoneID, offset minutes
+
+
+#: Voicemail reaches this far back (seconds).
+VOICEMAIL_SPAN = 90 * 86400
+
+
+def _recent_age(uniform: int) -> int:
+    """A uniform draw in ``[0, VOICEMAIL_SPAN)`` bent towards 0 (monotone, so the order of draws is kept)."""
+    return uniform * uniform // VOICEMAIL_SPAN
 
 
 def ascii_fold(text: str) -> str:
@@ -139,9 +182,15 @@ class Agent:
 
 
 class Organisation:
-    """The synthetic directory plus lazily generated per-user data, deterministic for ``seed``."""
+    """The synthetic directory plus lazily generated per-user data, deterministic for ``(seed, anchor)``.
 
-    def __init__(self, users: int = 200, seed: int = 7) -> None:
+    ``anchor`` is the day the calendar is built around (default: today, UTC); :attr:`anchor` is that date and
+    :attr:`now` its ``ANCHOR_HOUR``:00 UTC, the "now" of every generated timestamp. Every relative fact (how
+    many meetings a user hosts, which voicemail is read, how long ago it arrived) is the same whatever the
+    day; only the dates move with the anchor (and which of a user's meetings fall in the anchor's week).
+    """
+
+    def __init__(self, users: int = 200, seed: int = 7, *, anchor: date | datetime | str | None = None) -> None:
         if not 1 <= users <= 200_000:
             raise ValueError("users must be between 1 and 200,000")
         self.seed = seed
@@ -149,7 +198,11 @@ class Organisation:
         self.site_name = SITE_NAME
         self.site_domain = SITE_DOMAIN
         self.site_timezone = SITE_TIMEZONE
-        self.now = LAB_EPOCH
+        self.now = anchor_datetime(anchor)
+        self.anchor: date = self.now.date()
+        #: Monday 00:00 UTC of the anchor's ISO week (meetings "this week" start from here)
+        self.week_start = datetime(self.anchor.year, self.anchor.month, self.anchor.day,
+                                   tzinfo=UTC) - timedelta(days=self.anchor.weekday())
         self._lock = threading.RLock()
         rng = random.Random(f"org:{seed}")
         ext_base = 2000 if users <= 7000 else 200000
@@ -268,15 +321,19 @@ class Organisation:
 
     # -- Unity Connection -------------------------------------------------------------------------
     def mailbox(self, user: User) -> dict[str, list[dict[str, Any]]]:
-        """Folders ``inbox``, ``sent``, ``deleted`` → messages (0–50 over the last 90 days in the inbox)."""
+        """Folders ``inbox``, ``sent``, ``deleted`` → messages (0–50 over the last 90 days in the inbox).
+
+        Arrivals lean towards the anchor (about one in ten in the last day, a quarter in the last week), and
+        the newest message of every inbox arrived in the last 12 hours before :attr:`now`."""
         with self._lock:
             box = self._mailboxes.get(user.index)
             if box is None:
                 rng = random.Random(f"vm:{self.seed}:{user.index}")
                 inbox = []
+                ages: list[int] = []  # seconds before self.now
                 for _ in range(rng.randrange(0, 51) if user.index else 12):
                     sender = self.users[rng.randrange(self.size)]
-                    arrival = self.now - timedelta(seconds=rng.randrange(90 * 86400))
+                    ages.append(_recent_age(rng.randrange(VOICEMAIL_SPAN)))
                     duration = rng.randrange(2000, 180000)
                     external = rng.random() < 0.3
                     inbox.append({
@@ -291,9 +348,14 @@ class Organisation:
                                                        "DtmfAccessId": sender.extension},
                         "CallerId": {"CallerNumber": "+14155550100" if external else sender.extension,
                                      "CallerName": "" if external else sender.display_name},
-                        "ArrivalTime": int(arrival.timestamp() * 1000),
+                        "ArrivalTime": 0,  # below, once the newest message is known
                         "Size": duration * 8, "Duration": duration, "FromSub": not external, "MsgType": "Voice",
                     })
+                if ages:  # the newest message arrived this morning (order kept: it only gets newer)
+                    newest = min(range(len(ages)), key=ages.__getitem__)
+                    ages[newest] %= 12 * 3600
+                for msg, age in zip(inbox, ages):
+                    msg["ArrivalTime"] = int((self.now - timedelta(seconds=age)).timestamp() * 1000)
                 inbox.sort(key=lambda m: m["ArrivalTime"], reverse=True)
                 for n, msg in enumerate(reversed(inbox), start=1):
                     msg["IMAPUid"] = n
@@ -361,14 +423,23 @@ class Organisation:
 
     # -- Webex ------------------------------------------------------------------------------------
     def meetings(self, user: User) -> list[dict[str, Any]]:
-        """Meetings the user hosts (0–20, from 60 days ago to 30 days ahead), oldest first."""
+        """Meetings the user hosts (0–20, from 60 days ago to 30 days ahead), oldest first.
+
+        Every third one falls on a working day (08:00–17:30 UTC) of the anchor's week, so "this week" always
+        has meetings, some ended and some to come; the demo user's first one is later on the anchor day."""
         with self._lock:
             cached = self._meetings.get(user.index)
             if cached is None:
                 rng = random.Random(f"mtg:{self.seed}:{user.index}")
                 cached = []
-                for _ in range(rng.randrange(0, 21) if user.index else 15):
-                    start = self.now + timedelta(minutes=30 * rng.randrange(-60 * 48, 30 * 48))
+                for k in range(rng.randrange(0, 21) if user.index else 15):
+                    slot = rng.randrange(-60 * 48, 30 * 48)  # half hours from now
+                    if k == 0 and user.index == 0:  # later today: 10:00 to 14:30 UTC
+                        start = self.now + timedelta(minutes=30 * (2 + slot % 10))
+                    elif k % 3 == 0:  # this week: day slot // 20 of Monday–Friday, half hour slot % 20 from 08:00
+                        start = self.week_start + timedelta(days=(slot // 20) % 5, hours=8, minutes=30 * (slot % 20))
+                    else:
+                        start = self.now + timedelta(minutes=30 * slot)
                     minutes = rng.choice([15, 30, 30, 45, 60, 90])
                     end = start + timedelta(minutes=minutes)
                     key = str(rng.randrange(10**9, 10**10))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import errno
 import importlib
 import importlib.util
 import os
@@ -18,14 +19,23 @@ from .config import PORT_OFFSETS, PRODUCTS, Faults, LabConfig
 from .context import LabContext
 from .faults import FaultCounters, FaultMiddleware
 
-__all__ = ["Lab", "start"]
+__all__ = ["Lab", "PortInUse", "start"]
 
 #: product → module under ucexplore.lab that has ``create_app(ctx)``, ``API_PREFIXES`` and ``render_fault``
 _MODULES = {"idp": "idp", "cucm": "cucm", "unity": "unity", "finesse": "finesse", "webex": "webex",
             "webex_xml": "webex_xml"}
 
 
-def _bind(host: str, port: int) -> socket.socket:
+class PortInUse(OSError):
+    """A port the lab must bind is taken (another lab, or another program). ``port``, ``product``, ``host``."""
+
+    def __init__(self, host: str, port: int, product: str) -> None:
+        super().__init__(errno.EADDRINUSE, f"port {port} ({product}) on {host} is already in use; choose another "
+                                           "port_base (command line: --port-base)")
+        self.host, self.port, self.product = host, port, product
+
+
+def _bind(host: str, port: int, product: str = "") -> socket.socket:
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     # proto=IPPROTO_TCP lets asyncio set TCP_NODELAY (else Nagle + delayed ACK add ~40 ms per response)
     sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
@@ -34,7 +44,9 @@ def _bind(host: str, port: int) -> socket.socket:
         sock.bind((host, port))
     except OSError as exc:
         sock.close()
-        raise OSError(f"cannot bind {host}:{port} ({exc.strerror}); choose another --port-base") from exc
+        if exc.errno == errno.EADDRINUSE:
+            raise PortInUse(host, port, product or "lab") from None
+        raise OSError(exc.errno, f"cannot bind {host}:{port} ({exc.strerror})") from exc
     sock.listen(2048)
     sock.set_inheritable(True)
     return sock
@@ -55,7 +67,8 @@ class Lab:
         self.config = config
         self.ctx = LabContext(config)
         self.ca_path: str | None = None
-        self._tmp = tempfile.TemporaryDirectory(prefix="ucexplore-lab-")
+        #: made only when there are files to keep (the HTTPS certificates), removed by :meth:`stop`
+        self._tmp: tempfile.TemporaryDirectory[str] | None = None
         self._servers: list[uvicorn.Server] = []
         self._thread: threading.Thread | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -129,13 +142,20 @@ class Lab:
 
     # -- life cycle -------------------------------------------------------------------------------
     def _start(self) -> "Lab":
+        try:
+            return self._start_servers()
+        except BaseException:  # a busy port, a failed start, Ctrl-C while starting: leave nothing behind
+            self.stop()
+            raise
+
+    def _start_servers(self) -> "Lab":
         cfg = self.config
         socks: dict[str, socket.socket] = {}
         products = ("idp", *(p for p in PRODUCTS if p in cfg.products and p != "idp"))
         try:
             for product in products:
                 port = 0 if cfg.port_base is None else cfg.port_base + PORT_OFFSETS[product]
-                socks[product] = _bind(cfg.host, port)
+                socks[product] = _bind(cfg.host, port, product)
         except OSError:
             for s in socks.values():
                 s.close()
@@ -186,7 +206,6 @@ class Lab:
         self._thread.start()
         ready.wait(60)
         if self._error or not all(s.started for s in self._servers):
-            self.stop()
             raise RuntimeError(f"the lab failed to start: {self._error!r}")
         return self
 
@@ -198,6 +217,8 @@ class Lab:
         if self.config.host not in names:
             names.append(self.config.host)
         cert = ca.issue_cert(*names)
+        if self._tmp is None:
+            self._tmp = tempfile.TemporaryDirectory(prefix="ucexplore-lab-")
         d = self._tmp.name
         self.ca_path = os.path.join(d, "lab-ca.pem")
         ca.cert_pem.write_to_path(self.ca_path)
@@ -215,7 +236,9 @@ class Lab:
         if self._thread is not None and self._thread is not threading.current_thread():
             self._thread.join(15)
         self._thread = None
-        self._tmp.cleanup()
+        if self._tmp is not None:
+            self._tmp.cleanup()
+            self._tmp = None
 
     def __enter__(self) -> "Lab":
         return self

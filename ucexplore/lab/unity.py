@@ -65,7 +65,7 @@ from starlette.routing import Route
 
 from .asgi import XML_DECL, StripTrailingSlash, retry_after_value, xml_response, xml_safe
 from .context import LabContext, basic_credentials, bearer_token, xml_escape
-from .org import LAB_EPOCH, User
+from .org import User
 from .ssosp import INVALID_REQUEST_BODY, sso_routes
 
 __all__ = ["create_app", "API_PREFIXES", "render_fault", "INVALID_REQUEST_BODY", "DEFAULT_ROWS_PER_PAGE"]
@@ -252,7 +252,7 @@ def create_app(ctx: LabContext) -> Starlette:
     ]
 
     def creation_time(index: int) -> str:
-        return _iso(LAB_EPOCH - timedelta(days=30 + (index * 7919) % 1500, seconds=(index * 104729) % 86400))
+        return _iso(org.now - timedelta(days=30 + (index * 7919) % 1500, seconds=(index * 104729) % 86400))
 
     def by_alias() -> list[User]:
         if "users" not in cache:

@@ -17,9 +17,10 @@ Lab choices where the notes are inferences ([I]):
 * ``max`` defaults: 100 for people and rooms, 10 for meetings and meeting participants; larger values are
   clamped to ``LabConfig.webex_max_page``; ``max`` that is not a positive integer → 400.
 * ``GET /v1/meetings`` without ``from``/``to`` lists every meeting of the signed-in user (no default window:
-  the lab's data are anchored at ``LAB_EPOCH``, not at the wall clock). ``from`` is inclusive, ``to``
-  exclusive, both compared with the meeting start. ``meetingType`` filters when given (lab meetings are all
-  ``meeting`` instances). ``hostEmail`` other than one's own → 403 unless the token belongs to the admin.
+  the lab's calendar is anchored at ``org.now``, 09:00 UTC on the anchor day, not at the wall clock). ``from``
+  is inclusive, ``to`` exclusive, both compared with the meeting start. ``meetingType`` filters when given
+  (lab meetings are all ``meeting`` instances). ``hostEmail`` other than one's own → 403 unless the token
+  belongs to the admin.
 * ``GET /v1/people`` without filters lists the whole organisation (real Webex asks non-admins for a filter).
 * Scopes: a token that carries scopes needs one matching the endpoint (``spark:all`` covers everything in
   the lab) or gets 403; tokens issued without a scope (tests, personal tokens) pass.
@@ -53,7 +54,7 @@ from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.routing import Route
 
 from .context import LabContext, basic_credentials, bearer_token, request_base_url
-from .org import LAB_EPOCH, SITE_DOMAIN, User
+from .org import SITE_DOMAIN, User
 from .tokens import Grant
 
 __all__ = ["create_app", "API_PREFIXES", "render_fault", "tracking_id"]
@@ -217,8 +218,8 @@ def create_app(ctx: LabContext) -> Starlette:
         cached = person_json.get(user.index)
         if cached is None:
             rng = random.Random(f"wxperson:{seed}:{user.index}")
-            created = LAB_EPOCH - timedelta(days=rng.randrange(30, 2500), seconds=rng.randrange(86400))
-            last = LAB_EPOCH - timedelta(seconds=rng.randrange(0, 21 * 86400))
+            created = org.now - timedelta(days=rng.randrange(30, 2500), seconds=rng.randrange(86400))
+            last = org.now - timedelta(seconds=rng.randrange(0, 21 * 86400))
             phones = [{"type": "work", "value": user.phone}]
             if user.mobile:
                 phones.append({"type": "mobile", "value": user.mobile})
@@ -256,8 +257,8 @@ def create_app(ctx: LabContext) -> Starlette:
             rng = random.Random(f"wxroom:{seed}:{user.index}")
             cached = []
             for _ in range(rng.randrange(2, 7) if user.index else 5):
-                created = LAB_EPOCH - timedelta(days=rng.randrange(1, 700), seconds=rng.randrange(86400))
-                last = created + timedelta(seconds=rng.randrange(0, max(1, int((LAB_EPOCH - created)
+                created = org.now - timedelta(days=rng.randrange(1, 700), seconds=rng.randrange(86400))
+                last = created + timedelta(seconds=rng.randrange(0, max(1, int((org.now - created)
                                                                                 .total_seconds()))))
                 direct = rng.random() < 0.3 and org.size > 1
                 room_uuid = str(uuid.UUID(int=rng.getrandbits(128), version=4))

@@ -3,7 +3,8 @@
 ``ux.report(...)`` takes a built-in report's name with the client(s) it needs, or your own DataFrames, and
 writes ``report.html`` (tables, matplotlib charts embedded as PNG, provenance of every pull and the generation
 time in the footer, no credential anywhere) and ``report.xlsx`` next to it (one sheet per table, plus
-``About``). The built-in reports (:mod:`ucexplore.reports.builtin`):
+``About``), by default in the output folder (``$UCX_OUTPUT_DIR`` or ``./output``:
+:func:`ucexplore.output_dir`). The built-in reports (:mod:`ucexplore.reports.builtin`):
 
 ==================  ================================  =================================================
 name                clients                           what it shows
@@ -30,7 +31,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .build import Chart, Report, Section, Table
+from .build import DEFAULT_OUT, Chart, Report, Section, Table
 from .builtin import BUILTIN, DEFAULT_DEVICE_SAMPLE, builtin_name, contact_centre, directory, voicemail
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -83,7 +84,7 @@ async def report_async(
     what: str | Sequence[str] | Mapping[str, Any] | pd.DataFrame | Section | Sequence[Section] = "directory",
     /,
     *,
-    out: str | Path | None = "report.html",
+    out: str | Path | None = DEFAULT_OUT,
     xlsx: bool | str | Path = True,
     title: str | None = None,
     uds: Any = None,
@@ -141,7 +142,7 @@ async def report_async(
             hosts.append(f"{getattr(client, 'label', type(client).__name__)} at {client.host}")
     result = Report(title, sections, subtitle=" · ".join(hosts))
     if out is not None:
-        result.write(out, xlsx=xlsx)
+        result.write(out, xlsx=xlsx)  # DEFAULT_OUT: report.html in the output folder
     return result
 
 
@@ -149,7 +150,7 @@ def report(
     what: str | Sequence[str] | Mapping[str, Any] | pd.DataFrame | Section | Sequence[Section] = "directory",
     /,
     *,
-    out: str | Path | None = "report.html",
+    out: str | Path | None = DEFAULT_OUT,
     xlsx: bool | str | Path = True,
     title: str | None = None,
     uds: Any = None,
@@ -169,8 +170,10 @@ def report(
     optionally ``uds_admin=`` / ``finesse_admin=`` (administrator clients: everyone's devices / every agent),
     ``devices=`` (users whose devices are checked: a number, or ``"all"``), ``agent_id=``, ``folder=``.
     Or your own pulls: ``{"Sheet name": DataFrame, …}`` (or one DataFrame) with ``charts={"Sheet name":
-    "column"}``. ``out=None`` writes nothing (``report.to_html()`` still works); ``xlsx=False`` skips the
-    workbook, or ``xlsx="path.xlsx"`` puts it elsewhere.
+    "column"}``. ``out`` defaults to ``report.html`` in the output folder (``$UCX_OUTPUT_DIR`` or ``./output``,
+    :func:`ucexplore.output_dir`); a path you give is used as given. ``out=None`` writes nothing
+    (``report.to_html()`` still works); ``xlsx=False`` skips the workbook, or ``xlsx="path.xlsx"`` puts it
+    elsewhere.
 
     Example::
 

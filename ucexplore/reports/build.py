@@ -34,7 +34,26 @@ from ..redact import redact
 if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd
 
-__all__ = ["Chart", "Report", "Section", "Table", "provenance_items", "pulls_of", "scrub"]
+__all__ = ["DEFAULT_OUT", "Chart", "Report", "Section", "Table", "provenance_items", "pulls_of", "scrub"]
+
+
+class _DefaultOut:
+    """The default ``out=`` of reports: ``report.html`` in the output folder (``$UCX_OUTPUT_DIR`` or
+    ``./output``, see :func:`ucexplore.paths.output_dir`), never the current directory or the repository."""
+
+    name = "report.html"
+
+    def path(self) -> Path:
+        from ..paths import output_path
+
+        return output_path(self.name)
+
+    def __repr__(self) -> str:
+        return "output_path('report.html')"
+
+
+#: ``out=`` left out: ``report.html`` (and ``report.xlsx``) in the output folder.
+DEFAULT_OUT: Any = _DefaultOut()
 
 #: rows of each table shown in the HTML page by default (the workbook always has every row)
 HTML_ROWS = 200
@@ -491,10 +510,11 @@ class Report:
         self.xlsx_path = path.resolve()
         return self.xlsx_path
 
-    def write(self, out: str | Path = "report.html", *, xlsx: bool | str | Path = True) -> Report:
-        """Save ``out`` (HTML) and, unless ``xlsx=False``, the workbook next to it (``report.xlsx``) or at the
-        path given as ``xlsx``. Returns self."""
-        html_path = self.write_html(out)
+    def write(self, out: str | Path = DEFAULT_OUT, *, xlsx: bool | str | Path = True) -> Report:
+        """Save ``out`` (HTML; default ``report.html`` in the output folder, :func:`ucexplore.output_dir`)
+        and, unless ``xlsx=False``, the workbook next to it (``report.xlsx``) or at the path given as
+        ``xlsx``. Returns self."""
+        html_path = self.write_html(out.path() if out is DEFAULT_OUT else out)
         if xlsx:
             target = html_path.with_suffix(".xlsx") if xlsx is True else Path(xlsx)
             self.write_xlsx(target)

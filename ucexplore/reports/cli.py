@@ -11,6 +11,9 @@ Example::
     $ ucexplore report --lab directory --out report.html
     $ ucexplore report voicemail --unity https://cuc.example.com --redirect-uri https://app.example.com/cb
     $ ucexplore report contact-centre --finesse https://finesse.example.com:8445 --agent-id 1001001
+
+A missing server URL, redirect URI or agent id is a usage error (exit 2); a file that cannot be written or a
+server that fails is explained in one or two lines (exit 1).
 """
 
 from __future__ import annotations
@@ -19,8 +22,10 @@ import argparse
 import getpass
 import os
 from contextlib import ExitStack
+from pathlib import Path
 from typing import Any
 
+from ..auth.cli import redirect_uri
 from .builtin import BUILTIN, DEFAULT_DEVICE_SAMPLE, builtin_name
 
 __all__ = ["add_parser", "run"]
@@ -41,8 +46,38 @@ def _devices(value: str) -> int | str:
     return n
 
 
+def _report_name(value: str) -> str:
+    try:
+        return builtin_name(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"unknown report {value!r}: the built-in reports are "
+                                         f"{', '.join(BUILTIN)}") from None
+
+
+def _out_file(value: str) -> str:
+    """``--out``: a file name (the folders leading to it are made), not an existing folder or a file's child."""
+    text = value.strip()
+    if not text:
+        raise argparse.ArgumentTypeError("empty: pass a file name such as report.html")
+    path = Path(text).expanduser()
+    if path.is_dir() or text.endswith(("/", os.sep)):
+        raise argparse.ArgumentTypeError(f"{value!r} is a folder: pass a file name such as "
+                                         f"{(path / 'report.html').as_posix()}")
+    for parent in path.parents:
+        if parent.exists():
+            if not parent.is_dir():
+                raise argparse.ArgumentTypeError(f"{value!r} cannot be written: {parent} is a file, not a folder")
+            if not os.access(parent, os.W_OK):
+                raise argparse.ArgumentTypeError(f"{value!r} cannot be written: no permission to write in "
+                                                 f"{parent}")
+            break
+    return text
+
+
 def add_parser(sub: argparse._SubParsersAction) -> None:
     """Register ``ucexplore report``."""
+    from ..cli import ca_file, lab_users, server_url
+
     p = sub.add_parser(
         "report",
         help="build a built-in report (HTML + XLSX), on the lab or on real servers",
@@ -52,13 +87,16 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         "with a scripted sign-in; otherwise each sign-in link is printed and the paste is read "
         "without echo.",
     )
-    p.add_argument("reports", nargs="+", metavar="REPORT", help=f"one or more of: {', '.join(BUILTIN)}")
-    p.add_argument("--out", default="report.html", help="the HTML file (the workbook is written next to it)")
+    p.add_argument("reports", nargs="+", metavar="REPORT", type=_report_name,
+                   help=f"one or more of: {', '.join(BUILTIN)}")
+    p.add_argument("--out", default="report.html", type=_out_file, metavar="FILE",
+                   help="the HTML file (the workbook is written next to it; default report.html)")
     p.add_argument("--no-xlsx", action="store_true", help="skip the XLSX workbook")
-    p.add_argument("--title", default=None)
+    p.add_argument("--title", default=None, help="the report's title (default: from the reports chosen)")
     p.add_argument("--lab", action="store_true", help="start an in-process lab and sign in by script")
-    p.add_argument("--users", type=int, default=200, help="lab size (with --lab)")
-    p.add_argument("--seed", type=int, default=7, help="lab seed (with --lab)")
+    p.add_argument("--users", type=lab_users, default=200, metavar="N",
+                   help="lab size, 10 to 100,000 (with --lab; default 200)")
+    p.add_argument("--seed", type=int, default=7, metavar="N", help="lab seed (with --lab; default 7)")
     p.add_argument(
         "--devices",
         type=_devices,
@@ -69,13 +107,19 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--cucm",
         default=None,
+        type=server_url,
+        metavar="URL",
         help="CUCM base URL, e.g. https://cucm.example.com:8443 (default $UCX_CUCM_URL)",
     )
-    p.add_argument("--unity", default=None, help="Unity Connection base URL (default $UCX_UNITY_URL)")
-    p.add_argument("--finesse", default=None, help="Finesse base URL (default $UCX_FINESSE_URL)")
+    p.add_argument("--unity", default=None, type=server_url, metavar="URL",
+                   help="Unity Connection base URL (default $UCX_UNITY_URL)")
+    p.add_argument("--finesse", default=None, type=server_url, metavar="URL",
+                   help="Finesse base URL (default $UCX_FINESSE_URL)")
     p.add_argument(
         "--redirect-uri",
         default=None,
+        type=redirect_uri,
+        metavar="URI",
         help="the redirect URI registered for CUCM/Unity SSO (default $UCX_REDIRECT_URI)",
     )
     p.add_argument("--agent-id", default=None, help="Finesse agent (loginId or loginName) to sign in as")
@@ -85,7 +129,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         help="an administrator account for everyone's devices (UDS) and every agent (Finesse); "
         "its password is asked without echo",
     )
-    p.add_argument("--ca", default=None, help="CA bundle (PEM) to verify the servers (default $UCX_CA_PATH)")
+    p.add_argument("--ca", default=None, type=ca_file, metavar="PEM",
+                   help="CA bundle (PEM) to verify the servers (default $UCX_CA_PATH)")
 
 
 def _clients_on_lab(args: argparse.Namespace, products: set[str], stack: ExitStack) -> dict[str, Any]:
@@ -134,17 +179,38 @@ def _clients_on_servers(args: argparse.Namespace, products: set[str]) -> dict[st
     """Ask a person to sign in to each product needed (link printed, paste read without echo)."""
     import ucexplore as ux
     from ucexplore.auth.interactive import build_flow, login_interactive
+    from ucexplore.cli import UsageError, env_ca, server_url
 
-    verify: Any = args.ca or os.environ.get("UCX_CA_PATH") or True
-    redirect = args.redirect_uri or os.environ.get("UCX_REDIRECT_URI")
-    urls = {p: getattr(args, p) or os.environ.get(_ENV[p]) for p in products}
+    verify: Any = args.ca or env_ca() or True
+    urls: dict[str, str | None] = {}
+    for p in products:
+        urls[p] = getattr(args, p)
+        if not urls[p] and os.environ.get(_ENV[p], "").strip():
+            try:
+                urls[p] = server_url(os.environ[_ENV[p]])
+            except argparse.ArgumentTypeError as exc:
+                raise UsageError(f"${_ENV[p]} is not a server URL ({exc}): fix it, or pass --{p} URL") from None
     missing = [p for p in sorted(products) if not urls[p]]
     if missing:
-        raise SystemExit(
-            "ucexplore report: "
-            + "; ".join(f"--{p} URL (or ${_ENV[p]}) is needed" for p in missing)
+        raise UsageError(
+            "; ".join(f"--{p} URL (or ${_ENV[p]}) is needed" for p in missing)
             + " (or use --lab)"
         )
+    redirect = args.redirect_uri
+    if not redirect and os.environ.get("UCX_REDIRECT_URI", "").strip():
+        try:
+            redirect = redirect_uri(os.environ["UCX_REDIRECT_URI"])
+        except argparse.ArgumentTypeError as exc:
+            raise UsageError(f"$UCX_REDIRECT_URI is not a redirect URI ({exc}): fix it, or pass "
+                             "--redirect-uri URI") from None
+    if "finesse" in products and not args.agent_id:
+        raise UsageError("--agent-id is needed for the contact-centre report (the agent's loginId or loginName)")
+    for product in sorted(products - {"finesse"}):
+        if not redirect:
+            raise UsageError(
+                "--redirect-uri (or $UCX_REDIRECT_URI) is needed for "
+                f"{product} sign-in: the redirect URI registered for third-party SSO clients"
+            )
     admin: tuple[str, str] | None = None
     if args.admin_user:
         admin = (args.admin_user, getpass.getpass(f"Password of {args.admin_user} (hidden): "))
@@ -153,13 +219,6 @@ def _clients_on_servers(args: argparse.Namespace, products: set[str]) -> dict[st
         if product not in products:
             continue
         agent = args.agent_id if product == "finesse" else None
-        if product == "finesse" and not agent:
-            raise SystemExit("ucexplore report: --agent-id is needed for the contact-centre report")
-        if product != "finesse" and not redirect:
-            raise SystemExit(
-                "ucexplore report: --redirect-uri (or $UCX_REDIRECT_URI) is needed for "
-                f"{product} sign-in: the redirect URI registered for third-party SSO clients"
-            )
         flow = build_flow(product, urls[product], agent_id=agent, redirect_uri=redirect, verify=verify)
         login_interactive(product, flow=flow, input_fn=getpass.getpass)  # looked up now: scripts may swap it
         if product == "cucm":
@@ -178,15 +237,23 @@ def _clients_on_servers(args: argparse.Namespace, products: set[str]) -> dict[st
 
 def run(args: argparse.Namespace) -> int:
     """Run ``ucexplore report``: build, write, print paths and row counts; 0 on success."""
+    from ucexplore.cli import CommandError
+
     from . import report
 
-    names = [builtin_name(n) for n in args.reports]
+    names = list(dict.fromkeys(builtin_name(n) for n in args.reports))
     products = {BUILTIN[n][2] for n in names}
     devices = args.devices if args.devices is not None else ("all" if args.lab else DEFAULT_DEVICE_SAMPLE)
     with ExitStack() as stack:
         clients = _clients_on_lab(args, products, stack) if args.lab else _clients_on_servers(args, products)
-        result = report(
-            names, out=args.out, xlsx=not args.no_xlsx, title=args.title, devices=devices, **clients
-        )
+        try:
+            result = report(
+                names, out=args.out, xlsx=not args.no_xlsx, title=args.title, devices=devices, **clients
+            )
+        except OSError as exc:
+            if not exc.filename:
+                raise
+            raise CommandError(f"cannot write {exc.filename}: {exc.strerror or exc} — pass --out with a file "
+                               "in a folder you can write to") from None
     print(result.summary(), flush=True)
     return 0

@@ -140,7 +140,7 @@ class SignInFlowBase:
         """One sentence on how to sign in (again) with this flow, as a notebook shows it (no long URL: the
         sign-in page stays at ``flow.authorize_url``)."""
         return (f"run the sign-in cell above (ux.login(flow), or sign_in(flow) in the ucexplore notebooks) and "
-                f"finish signing in to {self.display_name}; without a widget, open flow.authorize_url and pass "
+                f"sign in to {self.display_name}; without a widget, open flow.authorize_url and pass "
                 f"{self.paste_what} to flow.complete(...)")
 
     # -- sign-in / sign-out ------------------------------------------------------------------------------
