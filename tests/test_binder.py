@@ -8,16 +8,15 @@ from __future__ import annotations
 
 import contextlib
 import os
-import random
 import re
 import signal
-import socket
 import subprocess
 import sys
 import time
 from pathlib import Path
 
 import pytest
+from ports import free_port_block
 
 ROOT = Path(__file__).resolve().parent.parent
 BINDER = ROOT / "binder"
@@ -29,27 +28,6 @@ def test_requirements_are_pinned_and_install_the_repo():
     assert "." in lines
     assert all(re.fullmatch(r"[A-Za-z0-9_.-]+==[0-9][^\s]*", ln) for ln in lines if ln != ".")
     assert (BINDER / "runtime.txt").read_text().strip() == "python-3.11"
-
-
-def _free_base(count: int = 6) -> int:
-    """A port base with ``count`` free loopback ports, away from the lab's usual 9100-9105 (a user's own lab
-    may be running there)."""
-    rng = random.Random()
-    for _ in range(200):
-        base = rng.randrange(20000, 60000 - count)
-        socks = []
-        try:
-            for off in range(count):
-                s = socket.socket()
-                s.bind(("127.0.0.1", base + off))
-                socks.append(s)
-            return base
-        except OSError:
-            continue
-        finally:
-            for s in socks:
-                s.close()
-    raise RuntimeError("no free block of ports on loopback")
 
 
 def _stop(pid: int, session: int) -> None:
@@ -74,7 +52,7 @@ def test_start_serves_the_lab_then_execs(tmp_path):
     # its own ports and its own processes only: a user's lab on 9100 (make run) is neither hit nor stopped
     script = (BINDER / "start").read_text()
     assert script.rstrip().endswith('exec "$@"')
-    base = _free_base()
+    base = free_port_block()
     env = {**os.environ, "HOME": str(tmp_path), "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}",
            "UCX_LAB_PORT_BASE": str(base)}
     probe = ("import httpx,os,time\n"

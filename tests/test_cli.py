@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import getpass
 import signal
-import socket
 import subprocess
 import sys
 
@@ -13,27 +12,11 @@ import httpx
 
 from ucexplore.cli import main
 from ucexplore.lab.person import Person
-
-
-def _free_base() -> int:
-    for base in range(19200, 29000, 17):
-        socks = []
-        try:
-            for off in range(6):
-                s = socket.socket()
-                s.bind(("127.0.0.1", base + off))
-                socks.append(s)
-            return base
-        except OSError:
-            continue
-        finally:
-            for s in socks:
-                s.close()
-    raise RuntimeError("no free port range")
+from ports import free_port_block
 
 
 def test_lab_command_serves_and_prints_accounts_without_tokens(tmp_path):
-    base = _free_base()
+    base = free_port_block()
     proc = subprocess.Popen([sys.executable, "-m", "ucexplore.cli", "lab", "--users", "40", "--port-base", str(base)],
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import random
 import re
 import signal
 import socket
@@ -24,6 +23,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from ports import free_port_block
 
 TRACEBACK = "Traceback (most recent call last)"
 
@@ -79,26 +79,6 @@ def _failure(result: subprocess.CompletedProcess[str], *fragments: str, code: in
     for fragment in fragments:
         assert fragment in text, f"{fragment!r} not in {text!r}"
     return text
-
-
-def _free_block(n: int = 6, host: str = "127.0.0.1") -> int:
-    """A port ``p`` with ``p`` … ``p + n - 1`` all free right now (random high range, retried)."""
-    rng = random.Random()
-    for _ in range(200):
-        base = rng.randrange(20000, 60000)
-        socks: list[socket.socket] = []
-        try:
-            for off in range(n):
-                s = socket.socket()
-                socks.append(s)
-                s.bind((host, base + off))
-            return base
-        except OSError:
-            continue
-        finally:
-            for s in socks:
-                s.close()
-    raise RuntimeError("no free block of ports")
 
 
 def _closed_port() -> int:
@@ -396,13 +376,13 @@ def test_lab_options_are_checked_at_parse_time(args, fragment):
 
 
 def test_lab_more_learners_than_users_is_a_usage_error():
-    _usage_error(_cli("lab", "--users", "10", "--learners", "10", "--port-base", str(_free_block())),
+    _usage_error(_cli("lab", "--users", "10", "--learners", "10", "--port-base", str(free_port_block())),
                  "ucexplore lab", "--learners 10", "--users 11")
 
 
 def test_lab_on_an_address_this_machine_does_not_have_is_one_line():
     # 192.0.2.1 is TEST-NET-1: binding it fails locally (no packet is sent anywhere)
-    out = _cli("lab", "--host", "192.0.2.1", "--users", "10", "--products", "cucm", "--port-base", str(_free_block()))
+    out = _cli("lab", "--host", "192.0.2.1", "--users", "10", "--products", "cucm", "--port-base", str(free_port_block()))
     _failure(out, "--host 192.0.2.1 is not an address of this machine")
     assert len([ln for ln in out.stderr.splitlines() if ln.strip()]) == 1, out.stderr
 
@@ -433,7 +413,7 @@ def _serve(*args: str, tmp: Path, last: str = "users") -> tuple[subprocess.Popen
     """Start ``ucexplore lab`` on a free port block (TMPDIR=tmp) and read its summary up to the line ``last``."""
     proc = subprocess.Popen(
         [sys.executable, "-m", "ucexplore", "lab", "--users", "10", "--products", "cucm",
-         "--port-base", str(_free_block()), *args],
+         "--port-base", str(free_port_block()), *args],
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=_env(TMPDIR=str(tmp)),
         preexec_fn=_restore_sigint if os.name == "posix" else None)  # noqa: PLW1509 - only resets a signal
     lines: list[str] = []

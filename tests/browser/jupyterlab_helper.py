@@ -198,3 +198,19 @@ class NotebookUI:
         """Save with Ctrl+S (focus in the notebook)."""
         self.cell(0).locator(".jp-InputPrompt").first.click()
         self.page.keyboard.press("Control+s")
+
+
+def sign_in_in_new_tab(context: Any, link: Any, user: str, password: str) -> Any:
+    """Click the widget's sign-in ``link`` (it opens a new tab), sign in on the lab IdP's form and return the
+    callback page, once it shows the address to copy."""
+    with context.expect_page() as new_tab:
+        link.click()
+    idp = new_tab.value
+    idp.wait_for_load_state()
+    idp.fill("#username", user)
+    idp.fill("#password", password)
+    idp.click("#ucx-idp-submit")
+    idp.wait_for_url("**/callback**")
+    idp.locator("#ucx-callback-url").wait_for()
+    idp.wait_for_function("document.getElementById('ucx-callback-url').value !== ''")
+    return idp

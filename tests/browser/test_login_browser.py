@@ -24,7 +24,7 @@ import nbformat
 import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))  # the helper beside this file, whatever pytest's import mode
-from jupyterlab_helper import CHROMIUM, CHROMIUM_ARGS, JupyterLab, NotebookUI  # noqa: E402
+from jupyterlab_helper import CHROMIUM, CHROMIUM_ARGS, JupyterLab, NotebookUI, sign_in_in_new_tab  # noqa: E402
 
 pytestmark = [
     pytest.mark.browser,
@@ -147,17 +147,8 @@ def test_sign_in_through_a_real_browser_and_save_without_secrets(cucm_lab, tmp_p
                 assert "noopener" in (link.get_attribute("rel") or "")
 
                 # the sign-in page opens in a new tab; the person signs in on the lab IdP
-                with context.expect_page() as new_tab:
-                    link.click()
-                idp = new_tab.value
-                idp.wait_for_load_state()
-                idp.fill("#username", user)
-                idp.fill("#password", password)
-                idp.click("#ucx-idp-submit")
-                idp.wait_for_url("**/callback**")
-                address = idp.locator("#ucx-callback-url")
-                expect(address).not_to_have_value("")
-                landed = address.input_value()
+                idp = sign_in_in_new_tab(context, link, user, password)
+                landed = idp.locator("#ucx-callback-url").input_value()
                 address_bar = idp.url  # the page removed the token from it once it had read it
                 assert "#" not in address_bar and "access_token" not in address_bar, address_bar
                 # the Copy button puts the whole address on the clipboard

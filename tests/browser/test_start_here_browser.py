@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
-from jupyterlab_helper import CHROMIUM, CHROMIUM_ARGS, JupyterLab, NotebookUI  # noqa: E402
+from jupyterlab_helper import CHROMIUM, CHROMIUM_ARGS, JupyterLab, NotebookUI, sign_in_in_new_tab  # noqa: E402
 
 pytestmark = [
     pytest.mark.browser,
@@ -88,17 +88,8 @@ def test_run_all_shows_a_short_card_then_the_learner_signs_in(cucm_lab, tmp_path
 
                 # sign in through the widget, as the notebook tells the learner to
                 link = ui.panel.locator(".ucx-login-open a")
-                with context.expect_page() as new_tab:
-                    link.click()
-                idp = new_tab.value
-                idp.wait_for_load_state()
-                idp.fill("#username", user)
-                idp.fill("#password", password)
-                idp.click("#ucx-idp-submit")
-                idp.wait_for_url("**/callback**")
-                address = idp.locator("#ucx-callback-url")
-                expect(address).not_to_have_value("")
-                landed = address.input_value()
+                idp = sign_in_in_new_tab(context, link, user, password)
+                landed = idp.locator("#ucx-callback-url").input_value()
                 idp.close()
                 page.bring_to_front()
                 ui.panel.locator(".ucx-login-paste input").fill(landed)

@@ -79,20 +79,8 @@ _AGENT_COLUMNS = (
     "teamName",
     "roles.role",
 )
-_TEAM_COLUMNS = (
-    "loginId",
-    "loginName",
-    "firstName",
-    "lastName",
-    "extension",
-    "state",
-    "stateChangeTime",
-    "pendingState",
-    "reasonCode.label",
-    "reasonCode.id",
-    "teamId",
-    "teamName",
-)
+#: a team member's summary row: the agent's columns without the details a team listing does not carry
+_TEAM_COLUMNS = tuple(c for c in _AGENT_COLUMNS if c not in ("reasonCode.code", "reasonCode.category", "roles.role"))
 _DIALOG_COLUMNS = (
     "id",
     "state",
