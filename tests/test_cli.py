@@ -38,6 +38,37 @@ def test_lab_command_serves_and_prints_accounts_without_tokens(tmp_path):
     assert proc.returncode == 0 and "lab stopped" in out
 
 
+def test_the_main_job_lab_with_jupyterlab_opens_start_here(tmp_path):
+    """What `make run` runs: the lab and JupyterLab, whose URL opens the start-here notebook; Ctrl-C stops both."""
+    import os
+    import time
+
+    base = free_port_block(7)
+    env = {**os.environ, "JUPYTER_PORT": str(base + 6), "BROWSER": "true", "JUPYTER_RUNTIME_DIR": str(tmp_path),
+           "JUPYTER_CONFIG_DIR": str(tmp_path / "config"), "JUPYTER_DATA_DIR": str(tmp_path / "data")}
+    proc = subprocess.Popen([sys.executable, "-m", "ucexplore", "lab", "--users", "20", "--port-base", str(base),
+                             "--jupyter"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
+    seen: list[str] = []
+    try:
+        deadline = time.monotonic() + 120  # a liveness bound for a busy runner, not a speed requirement
+        while time.monotonic() < deadline:
+            line = proc.stdout.readline()
+            if not line:
+                break
+            seen.append(line)
+            if "/lab/tree/00-start-here.ipynb" in line:
+                break
+        text = "".join(seen)
+        assert "starting JupyterLab on 00-start-here.ipynb" in text, text[-2000:]
+        assert "/lab/tree/00-start-here.ipynb" in text, text[-2000:]
+    finally:
+        proc.send_signal(signal.SIGINT)
+        out, _ = proc.communicate(timeout=60)
+    text = "".join(seen) + out
+    assert "internal error" not in text and "Traceback" not in text, text[-2000:]
+    assert "lab stopped" in text
+
+
 def test_login_finesse_verifies_and_prints_no_secret(lab, monkeypatch, capsys):
     from ucexplore.auth.flows import FinesseSSO
 

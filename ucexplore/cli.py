@@ -360,13 +360,15 @@ def _run_lab(args: argparse.Namespace) -> int:
         if args.jupyter:
             env = {**os.environ, **lab.env()}
             if REPO_NOTEBOOK.exists():  # the printed URL opens the start-here notebook itself
+                shown = REPO_NOTEBOOK.name
                 cmd = [sys.executable, "-m", "jupyterlab", f"--ServerApp.root_dir={REPO_NOTEBOOK.parent}",
                        f"--LabApp.default_url=/lab/tree/{REPO_NOTEBOOK.name}"]
             else:
-                cmd = [sys.executable, "-m", "jupyterlab", str(Path.cwd())]
+                shown = str(Path.cwd())
+                cmd = [sys.executable, "-m", "jupyterlab", shown]
             if hasattr(os, "geteuid") and os.geteuid() == 0:
                 cmd.append("--allow-root")
-            print(f"\nstarting JupyterLab on {target.name} (Ctrl-C stops both)", flush=True)
+            print(f"\nstarting JupyterLab on {shown} (Ctrl-C stops both)", flush=True)
             jupyter = subprocess.Popen(cmd, env=env)
         idle = threading.Event()
         while not idle.wait(0.5):
