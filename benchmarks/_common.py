@@ -158,23 +158,11 @@ class LabProcess:
         self.proc = None
 
 
-def free_port_block(n: int, tries: int = 50) -> int:
+def free_port_block(n: int) -> int:
     """A port ``p`` such that ``p`` … ``p + n - 1`` are all free on 127.0.0.1 right now."""
-    import random
-    import socket
+    from ucexplore.lab.server import free_port_base
 
-    for _ in range(tries):
-        base = random.randrange(20000, 60000)
-        socks = []
-        try:
-            for i in range(n):
-                s = socket.socket()
-                s.bind(("127.0.0.1", base + i))
-                socks.append(s)
-            return base
-        except OSError:
-            continue
-        finally:
-            for s in socks:
-                s.close()
-    raise RuntimeError("no free block of ports found")
+    base = free_port_base(n)
+    if base is None:
+        raise RuntimeError("no free block of ports found")
+    return base

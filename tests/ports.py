@@ -3,32 +3,12 @@ user's own ``ucexplore lab`` may be running)."""
 
 from __future__ import annotations
 
-import random
-import socket
+from ucexplore.lab.server import free_port_base
 
 
 def free_port_block(n: int = 6, host: str = "127.0.0.1") -> int:
-    """A port ``p`` with ``p`` … ``p + n - 1`` all free on ``host`` right now (a random high range, retried).
-
-    Example::
-
-        >>> base = free_port_block(3)
-        >>> 20000 <= base < 60000
-        True
-    """
-    rng = random.Random()
-    for _ in range(200):
-        base = rng.randrange(20000, 60000 - n)
-        socks: list[socket.socket] = []
-        try:
-            for off in range(n):
-                s = socket.socket()
-                socks.append(s)
-                s.bind((host, base + off))
-            return base
-        except OSError:
-            continue
-        finally:
-            for s in socks:
-                s.close()
-    raise RuntimeError("no free block of ports on loopback")
+    """A port ``p`` with ``p`` … ``p + n - 1`` all free on ``host`` right now (a random high range)."""
+    base = free_port_base(n, host)
+    if base is None:
+        raise RuntimeError("no free block of ports on loopback")
+    return base

@@ -27,6 +27,8 @@ from pathlib import Path
 from typing import Any, Callable, NoReturn, Sequence
 from urllib.parse import urlsplit
 
+from .lab.config import PORT_OFFSETS, PRODUCTS
+
 __all__ = ["main", "DEFAULT_PORT_BASE", "UsageError", "CommandError"]
 
 DEFAULT_PORT_BASE = 9100
@@ -34,12 +36,12 @@ REPO_NOTEBOOK = Path(__file__).resolve().parent.parent / "notebooks" / "00-start
 #: the organisation sizes the lab is built and measured for (README: 10 to 100,000 users)
 LAB_USERS = (10, 100_000)
 #: products ``ucexplore lab --products`` can serve (the IdP always runs)
-LAB_PRODUCTS = ("cucm", "unity", "finesse", "webex", "webex_xml")
+LAB_PRODUCTS = tuple(p for p in PRODUCTS if p != "idp")
 #: products whose token lifetime ``--token-ttl`` sets
 TTL_PRODUCTS = ("cucm", "unity", "finesse", "webex")
 MAX_TTL = 365 * 86400
 #: the lab binds port_base … port_base + 5
-LAB_PORTS = 6
+LAB_PORTS = len(PORT_OFFSETS)
 
 
 class UsageError(SystemExit):
@@ -285,21 +287,10 @@ def _lab_parser(sub: argparse._SubParsersAction) -> None:
 
 def _lab_port_busy(exc: Any, host: str, base: int) -> str:
     """One line for a busy port, with a free --port-base to try when one is found."""
-    suggestion = "N"
-    for candidate in range(base + 100, min(base + 2100, 65535 - LAB_PORTS), 100):
-        socks: list[socket.socket] = []
-        try:
-            for off in range(LAB_PORTS):
-                s = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET)
-                socks.append(s)
-                s.bind((host, candidate + off))
-            suggestion = f"{candidate} (those ports are free now)"
-            break
-        except OSError:
-            continue
-        finally:
-            for s in socks:
-                s.close()
+    from .lab.server import free_port_base
+
+    free = free_port_base(LAB_PORTS, host, range(base + 100, min(base + 2100, 65535 - LAB_PORTS), 100))
+    suggestion = "N" if free is None else f"{free} (those ports are free now)"
     return (f"port {exc.port} ({exc.product}) is already in use — is another `ucexplore lab` running? "
             f"pass --port-base {suggestion}")
 
@@ -405,8 +396,7 @@ def learner_accounts(lab: object, count: int) -> str:
     password = lab.demo_user[1]  # type: ignore[attr-defined]
     lines = [f"\nlearner accounts (password {password}):", f"  {'user':<14} {'extension':<10} agent id"]
     lines += [f"  {u.username:<14} {u.extension:<10} {agent}" for u, agent in rows]
-    host = getattr(getattr(lab, "config", None), "host", "127.0.0.1")
-    if not getattr(lab, "ca_path", None) and host not in ("127.0.0.1", "::1", "localhost"):
+    if "UCX_ALLOW_INSECURE_HTTP" in lab.env():  # type: ignore[attr-defined]  # plain http beyond loopback
         lines.append("  learners: set UCX_ALLOW_INSECURE_HTTP=1 too (this lab speaks plain http; --https avoids it)")
     return "\n".join(lines)
 

@@ -6,7 +6,7 @@
     ├── NotSignedIn             a data call before the sign-in finished
     ├── TokenExpired            the token ran out and cannot be refreshed: sign in again
     ├── SSOError                a bad paste, a state mismatch, an error sent back by the identity provider
-    ├── InvalidArgument         a call was given a value it cannot take (also a ValueError)
+    ├── InvalidArgument         a call was given a value it cannot take (also a ValueError and a TypeError)
     ├── ConnectionFailed        DNS, refused connection, timeout, TLS verification failure
     │   └── RedirectRefused     a request carrying credentials was redirected to another origin
     ├── ParseError              a body that is not what the endpoint sends (truncated, HTML, wrong type)
@@ -37,6 +37,7 @@ from typing import Any
 from .redact import redact
 
 __all__ = [
+    "card_html",
     "debug",
     "last_error",
     "UcError",
@@ -163,15 +164,26 @@ class UcError(Exception):
 
     def _repr_html_(self) -> str:
         """Render as a short, readable box in a notebook (when the error is displayed as a value)."""
-        import html
-
         lines = self.card_lines()[:-1]
-        head = html.escape(lines[0].partition(": ")[2])
-        rest = "".join(f"<div style='margin-top:2px'>{html.escape(line.strip())}</div>" for line in lines[1:])
-        return (
-            f"<div class='ucx-error' style='border-left:4px solid #c0392b;padding:4px 8px'>"
-            f"<b>{type(self).__name__}</b>: {head}{rest}</div>"
-        )
+        return card_html(type(self).__name__, lines[0].partition(": ")[2], [line.strip() for line in lines[1:]])
+
+
+def card_html(title: str, message: str, lines: Any = ()) -> str:
+    """The HTML of an error card (every widget's and every error's): **title**: message, then each of ``lines``
+    (e.g. ``"→ what to do"``) on its own line; all text escaped.
+
+    Example::
+
+        >>> html = card_html("NotSignedIn", "CUCM <not> signed in", ["→ run ux.login(flow)"])
+        >>> "<b>NotSignedIn</b>: CUCM &lt;not&gt; signed in" in html, "→ run ux.login(flow)</div>" in html
+        (True, True)
+    """
+    import html
+
+    head = f"<b>{html.escape(title)}</b>: " if title else ""
+    rest = "".join(f"<div style='margin-top:2px'>{html.escape(line)}</div>" for line in lines if line)
+    return (f"<div class='ucx-error' style='border-left:4px solid #c0392b;padding:4px 8px'>"
+            f"{head}{html.escape(message)}{rest}</div>")
 
 
 class NotSignedIn(UcError):

@@ -38,7 +38,7 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import quote, urlsplit
 
-from .redact import MASK as MASK_TEXT
+from .redact import MASK
 from .redact import Unpicklable, redact, register_secret
 
 __all__ = [
@@ -237,7 +237,7 @@ class NotebookEnv(Unpicklable):
             out.append(("demo user", f"{self.demo_user}{agent}"))
         if self._demo_password:
             how = "env.demo_password(reveal=True) shows it; clear that output before you save"
-            out.append(("demo password", f"{MASK_TEXT}  ({how})"))
+            out.append(("demo password", f"{MASK}  ({how})"))
         return out
 
     def __repr__(self) -> str:

@@ -897,7 +897,7 @@ class Transport(Unpicklable):
             ok=frozenset(expect) if expect is not None else None,
             decoder=error_decoder or default_error_decoder,
             parse=parse,
-            idempotent=method.upper() in IDEMPOTENT_METHODS if idempotent is None else idempotent,
+            idempotent=method in IDEMPOTENT_METHODS if idempotent is None else idempotent,
             follow_redirects=follow_redirects,
         )
 
@@ -1073,7 +1073,7 @@ class Transport(Unpicklable):
         hops = 0
         while True:
             request = _build(client, call, method, url, params, with_body)
-            authorized = call.send_auth and self.same_origin(str(request.url))
+            authorized = call.send_auth and _origin(request.url) == self._origin
             if authorized:
                 _authorize(request, await self.credentials.authorization())
             try:

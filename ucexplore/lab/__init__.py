@@ -10,7 +10,21 @@ Example::
     ...     print(lab.urls["cucm"])
 """
 
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
 from .config import Faults, LabConfig
-from .server import Lab, start
 
 __all__ = ["start", "Lab", "LabConfig", "Faults"]
+
+
+def __getattr__(name: str) -> Any:
+    """``start`` and ``Lab`` load the web servers (uvicorn, starlette) on first use, so that reading the lab's
+    configuration (``ucexplore.lab.config``: the command line's option checks) stays cheap."""
+    if name in ("start", "Lab"):
+        value = getattr(importlib.import_module("ucexplore.lab.server"), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'ucexplore.lab' has no attribute {name!r}")

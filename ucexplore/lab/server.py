@@ -7,9 +7,11 @@ import errno
 import importlib
 import importlib.util
 import os
+import random
 import socket
 import tempfile
 import threading
+from collections.abc import Iterable
 from dataclasses import replace
 from typing import Any
 
@@ -33,6 +35,37 @@ class PortInUse(OSError):
         super().__init__(errno.EADDRINUSE, f"port {port} ({product}) on {host} is already in use; choose another "
                                            "port_base (command line: --port-base)")
         self.host, self.port, self.product = host, port, product
+
+
+def free_port_base(n: int = len(PORT_OFFSETS), host: str = "127.0.0.1",
+                   candidates: Iterable[int] | None = None) -> int | None:
+    """The first base ``p`` of ``candidates`` (default: 200 random ones in 20000-60000) with ports ``p`` …
+    ``p + n - 1`` all free on ``host`` right now, or None.
+
+    Example::
+
+        >>> base = free_port_base(3)
+        >>> base is not None and 20000 <= base < 60000
+        True
+    """
+    if candidates is None:
+        rng = random.Random()
+        candidates = (rng.randrange(20000, 60000 - n) for _ in range(200))
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    for base in candidates:
+        socks: list[socket.socket] = []
+        try:
+            for off in range(n):
+                s = socket.socket(family)
+                socks.append(s)
+                s.bind((host, base + off))
+            return base
+        except OSError:
+            continue
+        finally:
+            for s in socks:
+                s.close()
+    return None
 
 
 def _bind(host: str, port: int, product: str = "") -> socket.socket:

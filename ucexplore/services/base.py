@@ -49,8 +49,7 @@ from ..redact import redact
 from ..transport import PROGRESS_MIN_PAGES, Progress, RetryPolicy, Transport, run_sync
 
 if TYPE_CHECKING:  # pragma: no cover
-    import difflib
-import inspect
+    import inspect
 
 __all__ = [
     "Cursor",

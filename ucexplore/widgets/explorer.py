@@ -55,7 +55,7 @@ from ..errors import UcError
 from ..paths import output_path
 from ..redact import redact
 from .explorer_filters import ENUMERATIONS, Filter, build_filters
-from .login import _close_all, _running_loop, _split_message, _wrapping
+from .login import _card, _close_all, _running_loop, _split_message, _wrapping
 
 if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd
@@ -122,12 +122,7 @@ def _first_sentence(text: str | None) -> str:
 
 
 def _error_box(title: str, message: str, hint: str | list[str] | None = None) -> str:
-    hints = [hint] if isinstance(hint, str) else list(hint or [])
-    fix = "".join(f"<div style='margin-top:2px'>→ {html.escape(h)}</div>" for h in hints if h)
-    return _wrapping(
-        f"<div class='ucx-error' style='border-left:4px solid #c0392b;padding:4px 8px'>"
-        f"<b>{html.escape(title)}</b>: {html.escape(message)}{fix}</div>"
-    )
+    return _card(title, message, [hint] if isinstance(hint, str) else list(hint or []))
 
 
 #: what the chart area says until there is a chart

@@ -47,7 +47,7 @@ import ipywidgets as widgets
 from traitlets import Unicode
 
 from ..auth.token import Token
-from ..errors import SSOError, UcError
+from ..errors import SSOError, UcError, card_html
 from ..redact import redact
 
 __all__ = ["LoginWidget", "login", "TICK_SECONDS", "REACH_TIMEOUT"]
@@ -159,10 +159,7 @@ def _wrapping(markup: str) -> str:
 
 def _card(title: str, message: str, hints: list[str] | tuple[str, ...] = ()) -> str:
     """The short error card: **title**: message, then one ``→ what to do`` line per hint."""
-    rest = "".join(f"<div style='margin-top:2px'>→ {html.escape(h)}</div>" for h in hints if h)
-    return _wrapping(
-        f"<div class='ucx-error' style='border-left:4px solid #c0392b;padding:4px 8px'>"
-        f"<b>{html.escape(title)}</b>: {html.escape(message)}{rest}</div>")
+    return _wrapping(card_html(title, message, [f"→ {h}" for h in hints if h]))
 
 
 def _split_message(exc: BaseException) -> tuple[str, list[str]]:
@@ -642,9 +639,7 @@ class LoginWidget:
 
     def _show_error(self, message: str) -> None:
         self._error = redact(message)
-        self._errors.value = _wrapping(
-            f"<div class='ucx-error' style='border-left:4px solid #c0392b;padding:4px 8px'>"
-            f"{html.escape(self._error)}</div>")
+        self._errors.value = _wrapping(card_html("", self._error))
 
     def _on_tick(self) -> None:
         self._render()
